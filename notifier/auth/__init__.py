@@ -1,0 +1,1 @@
+"""Staff sign-in: argon2 passwords, a TOTP second factor, lock-out, and role checks."""

@@ -1,0 +1,82 @@
+"""Settings from environment variables (design.md "Configuration"), with safe defaults."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+INSTANCE_DIR = REPO_ROOT / "instance"
+
+# The LINE base URL used under test: a reserved, unroutable address (RFC 5737), so a test that forgot
+# to point the SDK at its local fake fails fast instead of reaching the real LINE.
+UNREACHABLE_LINE_BASE_URL = "http://192.0.2.1:9"
+
+ENVIRONMENTS = ("production", "development", "test")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says which variable to set."""
+
+
+def _parse_quiet_hours(value: str) -> tuple[time, time]:
+    start, _, end = value.replace("–", "-").partition("-")
+    try:
+        h1, m1 = (int(x) for x in start.strip().split(":"))
+        h2, m2 = (int(x) for x in end.strip().split(":"))
+        return time(h1, m1), time(h2, m2)
+    except ValueError as exc:
+        raise ConfigError(f"QUIET_HOURS must look like 20:00-09:00, got {value!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """`postgresql://` → the psycopg 3 driver we ship (SQLAlchemy would otherwise look for psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def load(env: dict[str, str] | None = None, overrides: dict | None = None) -> dict:
+    """Build the Flask config mapping from the environment, then apply overrides (tests)."""
+    env = dict(os.environ if env is None else env)
+    overrides = dict(overrides or {})
+    mode = overrides.get("ENV") or env.get("NOTIFIER_ENV", "production")
+    if mode not in ENVIRONMENTS:
+        raise ConfigError(f"NOTIFIER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {mode!r}")
+
+    secret = overrides.get("SECRET_KEY") or env.get("SECRET_KEY")
+    if not secret:
+        if mode == "production":
+            raise ConfigError(
+                "SECRET_KEY is not set: refusing to start in production mode "
+                "(set SECRET_KEY, or NOTIFIER_ENV=development for a local trial)")
+        secret = secrets.token_hex(32)
+
+    default_db = f"sqlite:///{INSTANCE_DIR / 'notifier.sqlite3'}"
+    line_default = UNREACHABLE_LINE_BASE_URL if mode == "test" else ""
+    config = {
+        "ENV": mode,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": normalise_database_url(env.get("DATABASE_URL") or default_db),
+        "LINE_CHANNEL_SECRET": env.get("LINE_CHANNEL_SECRET", ""),
+        "LINE_CHANNEL_ACCESS_TOKEN": env.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+        # Empty means LINE's own hosts (the SDK's default); tests and the simulator set a local URL.
+        "LINE_API_BASE_URL": env.get("LINE_API_BASE_URL", line_default),
+        "LINE_LOGIN_CHANNEL_ID": env.get("LINE_LOGIN_CHANNEL_ID", ""),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://localhost:5000"),
+        "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
+        "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_LOCK_MINUTES": int(env.get("LOGIN_LOCK_MINUTES", "15")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": mode == "production",
+        "SESSION_COOKIE_NAME": "notifier_session",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "TESTING": mode == "test",
+    }
+    config.update(overrides)
+    return config

@@ -1,0 +1,190 @@
+"""The data contract of ../shared/data-contract.md as data: files, columns, kinds and codes.
+
+Every other part of the service names source fields by the English ``field`` names below, so this
+module is the one place where the city's Japanese column headers meet the code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str            # Japanese header in the default layout
+    field: str             # canonical English field name (database column, frame column)
+    kind: str              # id | text | kana | date | month | fy | int | code | sex | grade | flag | datetime
+    required: bool = False
+    codes: tuple[str, ...] = ()   # allowed values for kind == "code" (after NFKC + strip)
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str              # table suffix and default file stem
+    title: str             # Japanese title for staff screens
+    columns: tuple[Column, ...]
+    key: str = "atena_no"  # the person key: atena_no, or pupil_id for education-board files
+    sensitivity: tuple[str, ...] = ()
+    filename: str = ""
+    extra: dict = dc_field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        return self.filename or f"{self.name}.csv"
+
+    def column(self, field: str) -> Column:
+        for c in self.columns:
+            if c.field == field:
+                return c
+        raise KeyError(field)
+
+
+RELATIONS = ("世帯主", "妻", "夫", "子", "父", "母", "祖父", "祖母", "孫", "兄", "姉", "弟", "妹",
+             "子の妻", "子の夫", "同居人", "縁故者", "その他")
+CARE_LEVELS = ("要支援1", "要支援2", "要介護1", "要介護2", "要介護3", "要介護4", "要介護5")
+GRADES = ("小1", "小2", "小3", "小4", "小5", "小6", "中1", "中2", "中3")
+
+C = Column
+SOURCES: dict[str, Source] = {s.name: s for s in (
+    Source("juminhyo", "住民基本台帳", (
+        C("宛名番号", "atena_no", "id", True),
+        C("世帯番号", "setai_no", "id", True),
+        C("氏名", "name", "text", True),
+        C("氏名カナ", "name_kana", "kana", True),
+        C("生年月日", "birth_date", "date", True),
+        C("性別", "sex", "sex", True),
+        C("続柄", "relation", "relation", True),
+        C("住所コード", "address_code", "id", True),
+        C("住所", "address", "text"),
+        C("住民となった日", "resident_since", "date"),
+        C("消除日", "removed_on", "date"),
+        C("消除事由", "removal_reason", "code", codes=("転出", "死亡", "その他")),
+    )),
+    Source("shiminzei", "市民税", (
+        C("宛名番号", "atena_no", "id", True),
+        C("課税年度", "tax_year", "fy", True),
+        C("合計所得金額", "total_income", "int", True),
+        C("所得割額", "income_levy", "int"),
+        C("均等割額", "per_capita_levy", "int"),
+        C("課税区分", "tax_class", "code", True, ("課税", "均等割のみ", "非課税")),
+        C("ひとり親控除", "hitorioya_deduction", "flag"),
+        C("寡婦控除", "widow_deduction", "flag"),
+        C("扶養親族数", "dependents", "int"),
+    ), sensitivity=("tax",)),
+    Source("shogai_techo", "障害者手帳", (
+        C("宛名番号", "atena_no", "id", True),
+        C("手帳種別", "handbook_kind", "code", True, ("身体", "精神", "療育")),
+        C("等級", "grade", "handbook_grade", True),
+        C("交付日", "issued_on", "date", True),
+        C("有効期限", "valid_until", "date"),
+        C("返還日", "returned_on", "date"),
+    ), sensitivity=("disability",)),
+    Source("shogai_service", "障害福祉サービス", (
+        C("宛名番号", "atena_no", "id", True),
+        C("サービス種類", "service_kind", "code", True, (
+            "居宅介護", "重度訪問介護", "生活介護", "移動支援", "児童発達支援", "放課後等デイサービス",
+            "短期入所", "自立支援医療")),
+        C("支給決定開始日", "start_on", "date", True),
+        C("支給決定終了日", "end_on", "date"),
+    ), sensitivity=("disability",)),
+    Source("kaigo_nintei", "介護保険認定", (
+        C("宛名番号", "atena_no", "id", True),
+        C("要介護状態区分", "care_level", "code", True, CARE_LEVELS),
+        C("認定有効期間開始日", "start_on", "date", True),
+        C("認定有効期間終了日", "end_on", "date", True),
+    ), sensitivity=("care",)),
+    Source("kaigo_service", "介護保険サービス", (
+        C("宛名番号", "atena_no", "id", True),
+        C("サービス種類", "service_kind", "text", True),
+        C("サービス提供年月", "service_month", "month", True),
+    ), sensitivity=("care",)),
+    Source("jido_fuyo_teate", "児童扶養手当", (
+        C("受給者宛名番号", "atena_no", "id", True),
+        C("支給区分", "payment_class", "code", True, ("全部支給", "一部支給", "全部停止")),
+        C("認定日", "certified_on", "date", True),
+        C("資格喪失日", "lost_on", "date"),
+    ), sensitivity=("welfare",)),
+    Source("jido_teate", "児童手当", (
+        C("受給者宛名番号", "atena_no", "id", True),
+        C("児童宛名番号", "child_atena_no", "id", True),
+        C("認定日", "certified_on", "date", True),
+        C("消滅日", "ended_on", "date"),
+    )),
+    Source("kodomo_iryo", "こども医療", (
+        C("宛名番号", "atena_no", "id", True),
+        C("資格開始日", "start_on", "date", True),
+        C("資格終了日", "end_on", "date"),
+    )),
+    Source("seikatsu_hogo", "生活保護", (
+        C("宛名番号", "atena_no", "id", True),
+        C("保護開始日", "start_on", "date", True),
+        C("保護廃止日", "end_on", "date"),
+    ), sensitivity=("welfare",)),
+    Source("gakureibo", "学齢簿・児童生徒", (
+        C("児童生徒番号", "pupil_id", "id", True),
+        C("氏名カナ", "name_kana", "kana", True),
+        C("生年月日", "birth_date", "date"),
+        C("性別", "sex", "sex", True),
+        C("住所コード", "address_code", "id"),
+        C("住所", "address", "text"),
+        C("学校コード", "school_code", "text", True),
+        C("学校名", "school_name", "text", True),
+        C("学年", "grade", "grade", True),
+        C("保護者氏名カナ", "guardian_kana", "kana"),
+    ), key="pupil_id", sensitivity=("education",)),
+    Source("shusseki", "出欠", (
+        C("児童生徒番号", "pupil_id", "id", True),
+        C("年月", "month", "month", True),
+        C("授業日数", "school_days", "int", True),
+        C("欠席日数", "absent_days", "int", True),
+        C("遅刻日数", "late_days", "int"),
+    ), key="pupil_id", sensitivity=("education",)),
+    Source("shugaku_enjo", "就学援助", (
+        C("児童生徒番号", "pupil_id", "id", True),
+        C("認定年度", "fiscal_year", "fy", True),
+        C("認定区分", "cert_class", "code", True, ("要保護", "準要保護")),
+        C("認定日", "certified_on", "date", True),
+        C("取消日", "cancelled_on", "date"),
+    ), key="pupil_id", sensitivity=("education",)),
+    Source("hoiku", "保育", (
+        C("宛名番号", "atena_no", "id", True),
+        C("施設名", "facility", "text", True),
+        C("入所日", "start_on", "date", True),
+        C("退所日", "end_on", "date"),
+    )),
+    Source("boshi_kenshin", "乳幼児健診", (
+        C("宛名番号", "atena_no", "id", True),
+        C("健診種別", "checkup_kind", "code", True, ("4か月児", "1歳6か月児", "3歳児")),
+        C("対象年月", "target_month", "month", True),
+        C("受診日", "attended_on", "date"),
+    )),
+    Source("kajiso", "家庭児童相談", (
+        C("宛名番号", "atena_no", "id", True),
+        C("相談種別", "consult_kind", "text", True),
+        C("受付日", "received_on", "date", True),
+        C("終結日", "closed_on", "date"),
+    ), sensitivity=("child-welfare",)),
+    Source("online_shinsei", "オンライン申請", (
+        C("申請ID", "application_id", "text", True),
+        C("申請者宛名番号", "atena_no", "id", True),
+        C("手続きコード", "procedure_code", "text", True),
+        C("手続き名", "procedure_name", "text"),
+        C("申請日時", "applied_at", "datetime", True),
+    )),
+)}
+del C
+
+# Kinds and how they are stored:
+#   id        digit string, leading zeros kept (NFKC first, so full-width digits are accepted)
+#   text      NFKC-free original text, kept for display
+#   kana      original kept in `field`; `field_strict` / `field_loose` hold the matching keys
+#   date      datetime.date (blank = none)
+#   month     first day of the month as a date (2025-04, 202504, R7.4)
+#   fy        fiscal year as an int (2025, 令和7, R7)
+#   int       integer yen or counts (commas, full-width digits accepted)
+#   code      one of `codes`
+#   sex       1 male / 2 female (1, 男, 2, 女)
+#   relation  続柄 as written; `relation_norm` folds 長男/長女/二男… to 子
+#   grade     1–9 (小1=1 … 中3=9; the bare numbers 1–9 are accepted)
+#   handbook_grade  身体 1–6級, 精神 1–3級, 療育 A/B/A1/A2/B1/B2 (stored as written after NFKC)
+#   flag      bool (有 = True; 無 or blank = False)
+#   datetime  JST date-time, stored as naive UTC

@@ -1,0 +1,77 @@
+"""Staff accounts (職員) with roles, the tax permission and TOTP enrolment."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from notifier.models.base import Base, utcnow
+
+
+class Role(str, enum.Enum):
+    admin = "admin"
+    rule_author = "rule_author"
+    rule_approver = "rule_approver"
+    coordinator = "coordinator"
+    caseworker = "caseworker"
+    auditor = "auditor"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.admin: "管理者",
+    Role.rule_author: "ルール作成者",
+    Role.rule_approver: "ルール承認者",
+    Role.coordinator: "コーディネーター",
+    Role.caseworker: "支援機関担当者",
+    Role.auditor: "監査担当者",
+}
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    organisation: Mapped[str | None] = mapped_column(String(128))
+    tax_permission: Mapped[bool] = mapped_column(Boolean, default=False)
+    child_welfare_permission: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    roles: Mapped[list["StaffRole"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+    def has_role(self, *roles: str) -> bool:
+        names = self.role_names
+        return "admin" in names or any(r in names for r in roles)
+
+    @property
+    def sees_tax(self) -> bool:
+        return self.tax_permission
+
+
+class StaffRole(Base):
+    __tablename__ = "staff_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    user: Mapped[StaffUser] = relationship(back_populates="roles")

@@ -1,0 +1,91 @@
+"""Test fixtures: the real schema built by running the migrations, on SQLite or PostgreSQL.
+
+DATABASE_URL chooses the database: unset → a fresh SQLite file per test (copied from one migrated
+template); a postgresql URL → that database, migrated once per run, tables truncated after each test.
+With CI=true an unreachable PostgreSQL fails the run instead of skipping.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from notifier import create_app, migrate
+from notifier.config import normalise_database_url
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+USE_PG = PG_URL.startswith(("postgresql", "postgres://"))
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL ' + PG_URL.rsplit('@', 1)[-1] if USE_PG else 'SQLite (file per test)'}"
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Migrate once per run; yields the URL (PostgreSQL) or the template file path (SQLite)."""
+    if USE_PG:
+        url = normalise_database_url(PG_URL)
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any connection failure
+            pytest.exit(f"PostgreSQL at {PG_URL.rsplit('@', 1)[-1]} is unreachable: {exc}", returncode=3)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        migrate.upgrade(url)
+        yield url
+        return
+    path = tmp_path_factory.mktemp("db") / "template.sqlite3"
+    migrate.upgrade(f"sqlite:///{path}")
+    yield path
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    if USE_PG:
+        yield database_template
+        engine = create_engine(database_template)
+        with engine.begin() as conn:
+            tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+            if tables:
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return
+    path = tmp_path / "test.sqlite3"
+    shutil.copy(database_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app({"ENV": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url,
+                      "SERVER_NAME": "localhost"})
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_session(app):
+    """A session outside any app context (an open context would share `g` across test requests)."""
+    s = app.extensions["db_sessionmaker"]()
+    yield s
+    s.close()

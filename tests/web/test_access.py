@@ -1,0 +1,70 @@
+"""Every staff page needs a session; role checks with an owner, a member and an outsider; headers."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from notifier.models import AuditEvent
+from tests.factories import create_staff, sign_in
+
+# page → (owner role, member role that may also see it, outsider role)
+PROTECTED = {
+    "/audit/": ("auditor", "admin", "coordinator"),
+}
+
+
+def staff_pages(app):
+    rules = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint == "static" or getattr(view, "is_public", False) or "GET" not in rule.methods:
+            continue
+        if rule.arguments:
+            continue
+        rules.append(rule.rule)
+    return rules
+
+
+def test_every_staff_page_redirects_to_sign_in_without_a_session(app, client):
+    pages = staff_pages(app)
+    assert "/" in pages and "/audit/" in pages
+    for page in pages:
+        resp = client.get(page)
+        assert resp.status_code == 302, page
+        assert "/login" in resp.headers["Location"], page
+
+
+def test_healthz_answers_without_a_session(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("page", sorted(PROTECTED))
+def test_role_checks_owner_member_outsider(app, db_session, page):
+    owner_role, member_role, outsider_role = PROTECTED[page]
+    for name, role, expected in (("owner", owner_role, 200), ("member", member_role, 200),
+                                 ("outsider", outsider_role, 403)):
+        user = create_staff(db_session, name, [role])
+        c = app.test_client()
+        sign_in(c, db_session, user)
+        assert c.get(page).status_code == expected, (page, role)
+    db_session.expire_all()
+    denied = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access_denied")).all()
+    assert [d.actor for d in denied] == ["outsider"]
+
+
+def test_security_headers(client):
+    resp = client.get("/login")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_pages_use_no_external_assets(client, db_session, app):
+    user = create_staff(db_session, "admin1", ["admin"])
+    sign_in(client, db_session, user)
+    for page in ("/login", "/", "/audit/"):
+        html = client.get(page).get_data(as_text=True)
+        assert "http://" not in html.replace("http://localhost", "") and "https://" not in html, page
