@@ -26,6 +26,9 @@ def create_app(config: dict | None = None) -> Flask:
     templating.init_app(app)
     web.init_app(app)
 
+    from notifier.line import webhook
+    webhook.init_app(app)
+
     from notifier import cli
     cli.register(app)
 

@@ -22,10 +22,14 @@ def with_app(fn):
     def wrapper(*args, **kwargs):
         if has_app_context():
             return fn(*args, **kwargs)
+        from flask.cli import ScriptInfo
+
         from notifier import create_app
         from notifier.config import ConfigError
+        info = click.get_current_context().find_object(ScriptInfo)
         try:
-            app = create_app()
+            # Under `flask --app wsgi …` (and Flask's test runner) use the app Flask loads.
+            app = info.load_app() if info is not None else create_app()
         except ConfigError as exc:
             raise CommandError(str(exc)) from exc
         with app.app_context():
@@ -140,8 +144,19 @@ def demo(port: int, no_serve: bool) -> None:
     run_demo(port=port, serve=not no_serve)
 
 
+# Command groups owned by other modules register themselves on `main` when imported.
+def _load_command_modules() -> None:
+    import importlib
+    for module in ("notifier.ingest.cli",):
+        importlib.import_module(module)
+
+
 def register(app) -> None:
     """Make the same commands available as `flask --app wsgi <command>`."""
+    _load_command_modules()
     for name, command in main.commands.items():
         if name not in app.cli.commands:
             app.cli.add_command(command, name)
+
+
+_load_command_modules()

@@ -48,3 +48,40 @@ def sign_in(client, session, user: StaffUser, password: str = PASSWORD):
     resp = client.post("/login/totp", data={"code": next_totp_code(session, user), "csrf_token": token})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/"), resp.status_code
     return client
+
+
+# --- source data through the real importer -----------------------------------------------------
+RESIDENT_DEFAULTS = {"氏名": "和泉 花子", "氏名カナ": "イズミ ハナコ", "生年月日": "1985-04-01", "性別": "2",
+                     "続柄": "世帯主", "住所コード": "272191000101", "住所": "和泉市府中町1丁目1-1"}
+
+
+def write_source_csv(directory, source: str, rows: list[dict], encoding: str = "utf-8") -> None:
+    """Write rows (Japanese headers, as a city would export them) as DIR/<source>.csv."""
+    import csv
+    from pathlib import Path
+
+    from notifier.ingest.contract import SOURCES
+    headers = [c.header for c in SOURCES[source].columns]
+    if source == "juminhyo":
+        rows = [{**RESIDENT_DEFAULTS, **r} for r in rows]
+    path = Path(directory) / SOURCES[source].file
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=headers, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({h: row.get(h, "") for h in headers})
+
+
+def import_sources(app, directory, sources: dict[str, list[dict]]):
+    """Write and import the given sources; returns the import summary (asserts nothing was rejected)."""
+    from pathlib import Path
+
+    from notifier.ingest.importer import import_directory
+    from notifier.ingest.mapping import Mapping
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, rows in sources.items():
+        write_source_csv(directory, name, rows)
+    summary = import_directory(app.extensions["db_engine"], directory, Mapping(), actor="test")
+    assert not summary.failed, summary.as_dict()
+    return summary

@@ -2,5 +2,10 @@
 from notifier.models.base import Base, utcnow
 from notifier.models.accounts import Role, StaffUser, StaffRole
 from notifier.models.audit import AuditEvent
+from notifier.models.consent import ConsentEvent, ConsentText
+from notifier.models.line import LineAccount, LinkAttempt, WebhookEvent
+from notifier.models.linkage import LinkCandidate, LinkDecision, PupilLink
+from notifier.models.sources import SOURCE_TABLES, ImportRun, QuarantineRow
 
-__all__ = ["Base", "utcnow", "Role", "StaffUser", "StaffRole", "AuditEvent"]
+__all__ = ["Base", "utcnow", "Role", "StaffUser", "StaffRole", "AuditEvent", "SOURCE_TABLES", "ImportRun", "QuarantineRow", "PupilLink", "LinkCandidate", "LinkDecision",
+           "ConsentEvent", "ConsentText", "LineAccount", "LinkAttempt", "WebhookEvent"]

@@ -1,0 +1,86 @@
+"""Grant and withdraw consent: every change is a new ConsentEvent row; nothing is updated in place."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from notifier.consent.state import person_state
+from notifier.models import ConsentEvent, ConsentText, utcnow
+from notifier.models.sources import SOURCE_TABLES
+
+
+class ConsentError(ValueError):
+    """A consent change that is not allowed; the message is Japanese, for staff or the resident."""
+
+
+def current_text(session: Session, scope: str) -> ConsentText:
+    return session.scalars(select(ConsentText).where(ConsentText.scope == scope)
+                           .order_by(ConsentText.version.desc()).limit(1)).one()
+
+
+def publish_text(session: Session, scope: str, text: str) -> ConsentText:
+    """A changed wording becomes a new version; old grants keep pointing at the text they agreed to."""
+    current = current_text(session, scope)
+    if current.text == text:
+        return current
+    row = ConsentText(scope=scope, version=current.version + 1, text=text)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def resident_state(session: Session, atena_no: str) -> dict[str, bool]:
+    rows = session.execute(select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope,
+                                  ConsentEvent.action, ConsentEvent.occurred_at)
+                           .where(ConsentEvent.atena_no == atena_no)).all()
+    state = person_state(pd.DataFrame(rows, columns=["id", "atena_no", "scope", "action", "occurred_at"]))
+    if atena_no not in state.index:
+        return {"notify": False, "tax": False}
+    return {k: bool(v) for k, v in state.loc[atena_no].items()}
+
+
+def household_of(session: Session, atena_no: str) -> str | None:
+    t = SOURCE_TABLES["juminhyo"]
+    return session.execute(select(t.c.setai_no).where(t.c.atena_no == atena_no)
+                           .order_by(t.c.removed_on.is_not(None))).scalars().first()
+
+
+def record(session: Session, atena_no: str, *, grant: list[str] = (), withdraw: list[str] = (),
+           channel: str, occurred_at: datetime | None = None, staff_id: str | None = None,
+           line_account_id: int | None = None, reference: str | None = None) -> list[ConsentEvent]:
+    """Write the grant/withdraw rows for one resident's one statement.
+
+    `tax` can only be granted together with, or while holding, `notify`; withdrawing `notify`
+    withdraws `tax` too. Returns the rows added (none when nothing changes).
+    """
+    grant, withdraw = list(dict.fromkeys(grant)), list(dict.fromkeys(withdraw))
+    if set(grant) & set(withdraw):
+        raise ConsentError("同じ範囲を同時に同意・撤回することはできません。")
+    for scope in grant + withdraw:
+        if scope not in ("notify", "tax"):
+            raise ConsentError(f"同意範囲が正しくありません: {scope}")
+    state = resident_state(session, atena_no)
+    if "tax" in grant and "notify" not in grant and not state["notify"]:
+        raise ConsentError("課税情報の確認への同意は、お知らせの送付への同意と一緒にのみ受け付けます。")
+    if "notify" in withdraw and "tax" not in withdraw:
+        withdraw.append("tax")
+    when = occurred_at or utcnow()
+    setai_no = household_of(session, atena_no)
+    rows = []
+    for scope in grant:
+        rows.append(ConsentEvent(atena_no=atena_no, setai_no=setai_no, scope=scope, action="grant",
+                                 text_id=current_text(session, scope).id, channel=channel, staff_id=staff_id,
+                                 line_account_id=line_account_id, occurred_at=when, reference=reference))
+    for scope in withdraw:
+        if not state[scope]:
+            continue  # nothing active to withdraw: no row
+        rows.append(ConsentEvent(atena_no=atena_no, setai_no=setai_no, scope=scope, action="withdraw",
+                                 text_id=current_text(session, scope).id, channel=channel, staff_id=staff_id,
+                                 line_account_id=line_account_id, occurred_at=when, reference=reference))
+    session.add_all(rows)
+    session.flush()
+    return rows
+

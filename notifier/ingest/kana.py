@@ -1,0 +1,109 @@
+"""Kana name keys for matching (名寄せ): a strict key and a loose key that lets spelling variants agree.
+
+The steps and their order follow data-notes.md "Normalising for matching"; the original text is
+never changed, these keys sit beside it.
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Mapping
+
+import jaconv
+import pandas as pd
+
+from .decode import map_distinct, private_use_mask
+
+GAIJI_MARK = "〓"  # stands for a 外字 no city table maps; matching gives such a field less weight
+
+_PRIVATE_USE_RE = "[\ue000-\uf8ff\U000f0000-\U0010fffd]"
+_VARIATION_SELECTORS_RE = "[\ufe00-\ufe0f\U000e0100-\U000e01ef]"
+# Values made only of these are already what NFKC would give, for the purpose of a key (U+3000 is
+# dropped as a space anyway); only the others need the per-value Python step.
+_NO_NFKC_NEEDED_RE = "[ァ-ヺー・ヽヾ一-鿿 \u3000A-Za-z0-9]*"
+_HIRAGANA_TO_KATAKANA = {c: c + 0x60 for c in range(0x3041, 0x3097)} | {0x309D: 0x30FD, 0x309E: 0x30FE}
+# Spaces, the middle dot and every dash except the long-vowel mark ー (which is part of the name).
+# After NFKC, full-width "－" and "﹣" are already "-"; U+2010–2015, U+2212 and U+2043 survive NFKC.
+# Whitespace is spelled out because pandas falls back to Python's re for \s.
+_STRICT_DROP_RE = "[ \t\n\r\f\v\u00a0\u3000・\\-\u2010-\u2015\u2212\u2043]"
+
+# Spellings that older systems or hand entry write differently for the same sound, in this order
+# (ヴァ before ヴ).
+_FOLD = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ", "ヴ": "ブ",
+         "ヂ": "ジ", "ヅ": "ズ", "ヲ": "オ", "ヰ": "イ", "ヱ": "エ", "ヷ": "バ", "ヸ": "ビ", "ヹ": "ベ", "ヺ": "ボ",
+         # small kana: many registry systems could not store them (ショウ is シヨウ there)
+         "ァ": "ア", "ィ": "イ", "ゥ": "ウ", "ェ": "エ", "ォ": "オ", "ッ": "ツ",
+         "ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ", "ヮ": "ワ", "ヵ": "カ", "ヶ": "ケ"}
+# Long vowels. A kana followed by a vowel that lengthens it (or by ー) becomes that kana plus one ー:
+# オオノ, オウノ and オーノ all give オーノ, ユウコ and ユーコ give ユーコ, ケイコ and ケーコ give ケーコ.
+# The length is kept, not deleted, so 大野 オオノ stays apart from 小野 オノ. One regex pass from
+# the left, so ケイイチ gives ケーイチ (the second イ starts the next syllable), never ケーチ.
+_ROWS = {
+    "ア": "アカガサザタダナハバパマヤラワ",
+    "イ": "イキギシジチニヒビピミリ",
+    "ウ": "ウクグスズツヌフブプムユル",
+    "エイ": "エケゲセゼテデネヘベペメレ",   # エイ is read as a long エ (ケイコ = ケーコ)
+    "オウ": "オコゴソゾトドノホボポモヨロ",  # オウ and オオ are both a long オ (サトウ, オオノ)
+}
+_LONG_VOWEL_RE = "|".join(f"([{row}])[{vowels}ー]ー*" for vowels, row in _ROWS.items())
+_LONG_VOWEL_REPL = "".join(f"\\{i}" for i in range(1, len(_ROWS) + 1)) + "ー"
+
+
+def has_gaiji(s: pd.Series) -> pd.Series:
+    """True where a value holds 外字 (a private-use code point)."""
+    return private_use_mask(s)
+
+
+def _strict(values: pd.Series, gaiji_map: Mapping[str, str] | None) -> pd.Series:
+    if gaiji_map:
+        values = values.str.translate(str.maketrans(dict(gaiji_map)))
+    values = values.str.replace(_PRIVATE_USE_RE, GAIJI_MARK, regex=True)
+    values = values.str.replace(_VARIATION_SELECTORS_RE, "", regex=True)
+    # NFKC joins half-width voicing (ｶﾞ → ガ); hiragana becomes katakana in the same Python pass,
+    # which only the values needing it take (registry kana is mostly plain katakana already).
+    todo = ~values.str.fullmatch(_NO_NFKC_NEEDED_RE).fillna(True).astype(bool)
+    if todo.any():
+        values = values.copy()
+        values[todo] = [unicodedata.normalize("NFKC", v).translate(_HIRAGANA_TO_KATAKANA) for v in values[todo]]
+    # Upper case: romaji names (SMITH / Smith) differ only in case between systems.
+    return values.str.replace(_STRICT_DROP_RE, "", regex=True).str.upper()
+
+
+def _loose(strict: pd.Series) -> pd.Series:
+    for written, folded in _FOLD.items():
+        strict = strict.str.replace(written, folded, regex=False)
+    return strict.str.replace(_LONG_VOWEL_RE, _LONG_VOWEL_REPL, regex=True)
+
+
+def _empty_as_missing(s: pd.Series) -> pd.Series:
+    # An empty key must never match another empty key.
+    return s.mask(s.eq(""))
+
+
+def kana_keys(s: pd.Series, gaiji_map: Mapping[str, str] | None = None) -> tuple[pd.Series, pd.Series]:
+    """(strict key, loose key) for each value, computed once per distinct value; missing for blank."""
+    def both(values: pd.Series) -> pd.DataFrame:
+        strict = _strict(values, gaiji_map)
+        return pd.DataFrame({"strict": strict, "loose": _loose(strict)}).apply(_empty_as_missing)
+
+    keys = map_distinct(s, both)
+    return keys["strict"].rename(s.name), keys["loose"].rename(s.name)
+
+
+def strict_kana(s: pd.Series, gaiji_map: Mapping[str, str] | None = None) -> pd.Series:
+    """Strict key: 外字 mapped or marked 〓, variation selectors dropped, NFKC, katakana, no spaces/・/dashes."""
+    return kana_keys(s, gaiji_map)[0]
+
+
+def loose_kana(s: pd.Series, gaiji_map: Mapping[str, str] | None = None) -> pd.Series:
+    """Loose key: the strict key with ヂ/ヅ/ヲ/ヴ and small kana folded and long vowels made one ー."""
+    return kana_keys(s, gaiji_map)[1]
+
+
+def romaji(s: pd.Series) -> pd.Series:
+    """Romaji of the loose key (jaconv), for character-level fuzzy comparison; ー is written "-"."""
+    def convert(values: pd.Series) -> pd.Series:
+        loose = _empty_as_missing(_loose(_strict(values, None)))
+        return pd.Series([None if pd.isna(v) else jaconv.kata2alphabet(v) for v in loose],
+                         index=values.index, dtype="str")
+
+    return map_distinct(s, convert).rename(s.name)

@@ -1,0 +1,226 @@
+"""Validate a decoded export against its contract Source: typed canonical columns, bad rows to quarantine.
+
+Pure: a frame of strings in, a `ParsedSource` out. Whole-file problems raise StructuralError; a bad
+cell holds back its row (one quarantine entry per bad cell) and the rest of the file goes through.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .contract import GRADES, RELATIONS, Column, Source
+from .dates import parse_dates, parse_datetimes_jst, parse_fiscal_years, parse_months
+from .decode import QUARANTINE_COLUMNS, StructuralError, garbled_text_mask, map_distinct, nfkc, private_use_mask
+from .kana import kana_keys
+from .numbers import parse_ints
+
+GARBLED = "文字化けの可能性があります（制御文字・置換文字など）"
+GAIJI_IN_CODE = "外字（私用領域の文字）が含まれています"
+REQUIRED = "必須項目が空です"
+_REASON, _GAIJI = "__reason", "__gaiji"  # working columns beside the typed ones
+_PARSERS = {
+    "date": (parse_dates, "日付として読めません"),
+    "month": (parse_months, "年月として読めません"),
+    "fy": (parse_fiscal_years, "年度として読めません"),
+    "int": (parse_ints, "数値として読めません"),
+    "datetime": (parse_datetimes_jst, "日時として読めません"),
+}
+_SEX = {"1": 1, "男": 1, "男性": 1, "2": 2, "女": 2, "女性": 2}
+_GRADE = {g: i for i, g in enumerate(GRADES, start=1)} | {str(i): i for i in range(1, 10)}
+_FLAG = {"有": True, "あり": True, "1": True, "無": False, "なし": False, "0": False, "": False}
+# The registry writes children by birth order (長男, 二女, 十一男) or as adopted (養子, 養女).
+_CHILD_RE = r"(?:長|次|[二三四五六七八九十]+)[男女]|養子|養女"
+_HANDBOOK_GRADE_RE = {"身体": r"([1-6])級?", "精神": r"([1-3])級?", "療育": r"A|B|A1|A2|B1|B2"}
+
+
+@dataclass
+class ParsedSource:
+    """One export after validation: what imports, what waits in quarantine, and the counts for the summary."""
+
+    source: str
+    file: str
+    frame: pd.DataFrame                    # canonical fields, typed, plus line_no (and gaiji for name files)
+    quarantine: pd.DataFrame               # file, line, column, value, reason: one row per bad cell
+    ignored_columns: list[str] = field(default_factory=list)
+    rows_read: int = 0                     # data rows in the file (blank lines not counted)
+    duplicates_dropped: int = 0            # exact repeats of an earlier row
+
+    @property
+    def rows_quarantined(self) -> int:
+        return int(self.quarantine["line"].nunique())
+
+
+@dataclass
+class _Cell:
+    """What one column yields: typed output columns and the checks that can fail, in priority order."""
+
+    values: dict[str, pd.Series]
+    checks: list[tuple[pd.Series, str | pd.Series]] = field(default_factory=list)
+
+
+def _text(col: pd.Series) -> pd.Series:
+    # NFKC makes 全角 digits and letters plain; the strip makes padded mainframe fields ("山田　　") clean.
+    return nfkc(col).str.strip()
+
+
+def _parsed(kind: str) -> Callable[..., _Cell]:
+    parse, reason = _PARSERS[kind]
+
+    def run(col: pd.Series, c: Column, **_) -> _Cell:
+        values, bad = parse(col)
+        return _Cell({c.field: values}, [(bad, reason)])
+    return run
+
+
+def _id(col: pd.Series, c: Column, **_) -> _Cell:
+    text = _text(col)
+    digits = text.str.fullmatch("[0-9]+").fillna(False).astype(bool)
+    blank = text.eq("")
+    return _Cell({c.field: text.where(digits)},
+                 [(private_use_mask(col), GAIJI_IN_CODE), (~digits & ~blank, "数字以外の文字が含まれています")])
+
+
+def _plain_text(col: pd.Series, c: Column, **_) -> _Cell:
+    text = col.str.strip()
+    return _Cell({c.field: text.mask(text.eq(""))})
+
+
+def _kana(col: pd.Series, c: Column, gaiji_map: Mapping[str, str] | None = None, **_) -> _Cell:
+    text = col.str.strip()
+    strict, loose = kana_keys(text, gaiji_map)
+    return _Cell({c.field: text.mask(text.eq("")), f"{c.field}_strict": strict, f"{c.field}_loose": loose})
+
+
+def _lookup(table: Mapping[str, object], dtype: str, reason: str) -> Callable[..., _Cell]:
+    def run(col: pd.Series, c: Column, **_) -> _Cell:
+        text = _text(col)
+        values = text.map(table)
+        bad = values.isna() & text.ne("")
+        return _Cell({c.field: values.astype(dtype)}, [(bad, f"{reason}: " + text)])
+    return run
+
+
+def _code(col: pd.Series, c: Column, **_) -> _Cell:
+    text = _text(col)
+    bad = ~text.isin(c.codes) & text.ne("")
+    return _Cell({c.field: text.mask(bad | text.eq(""))},
+                 [(private_use_mask(col), GAIJI_IN_CODE), (bad, "許可されていないコードです: " + text)])
+
+
+def _relation(col: pd.Series, c: Column, **_) -> _Cell:
+    text = _text(col)
+    child = text.str.fullmatch(_CHILD_RE).fillna(False).astype(bool)
+    ok = text.isin(RELATIONS) | child
+    written = text.mask(text.eq(""))
+    return _Cell({c.field: written, f"{c.field}_norm": written.mask(child, "子")},
+                 [(~ok & text.ne(""), "続柄の値が不正です: " + text)])
+
+
+def _handbook_grade(col: pd.Series, c: Column, frame: pd.DataFrame, source: Source, **_) -> _Cell:
+    text = _text(col).str.upper()
+    kind = _text(frame[source.column("handbook_kind").header])
+    values = pd.Series(np.nan, index=col.index, dtype="str")
+    known = pd.Series(False, index=col.index)
+    for name, pattern in _HANDBOOK_GRADE_RE.items():
+        rows = kind.eq(name)
+        known |= rows
+        m = text[rows].str.fullmatch(pattern).fillna(False).astype(bool)
+        grade = text[rows][m]
+        if name != "療育":  # 身体 and 精神 grades are stored as "1級" even when written bare
+            grade = grade.str.extract(f"^{pattern}$", expand=False) + "級"
+        values[grade.index] = grade
+    # An unknown 手帳種別 is reported on its own column; its grade cannot be judged.
+    bad = known & values.isna() & text.ne("")
+    return _Cell({c.field: values}, [(bad, "等級が手帳種別（" + kind + "）に合いません: " + text)])
+
+
+_KINDS: dict[str, Callable[..., _Cell]] = {
+    "id": _id, "text": _plain_text, "kana": _kana, "code": _code, "relation": _relation,
+    "handbook_grade": _handbook_grade,
+    "sex": _lookup(_SEX, "Int8", "性別の値が不正です"),
+    "grade": _lookup(_GRADE, "Int8", "学年の値が不正です"),
+    "flag": _lookup(_FLAG, "bool", "有・無以外の値です"),
+} | {kind: _parsed(kind) for kind in _PARSERS}
+
+
+def _first_reason(checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:
+    """The first failing check's reason for each cell (None where every check passed)."""
+    reason = pd.Series(None, index=checks[0][0].index, dtype="object")
+    for mask, why in checks:
+        fill = mask.to_numpy(dtype=bool) & reason.isna().to_numpy()
+        if fill.any():
+            reason[fill] = why[fill] if isinstance(why, pd.Series) else why
+    return reason
+
+
+def _validate(values: pd.Series, c: Column, **context) -> pd.DataFrame:
+    """Typed output columns, the reason a cell is bad (or None), and whether it holds 外字."""
+    cell = _KINDS[c.kind](values, c, **context)
+    checks = [(garbled_text_mask(values), GARBLED)]
+    if c.required:
+        checks.append((values.str.strip().eq(""), REQUIRED))
+    out = pd.DataFrame(cell.values)
+    out[_REASON] = _first_reason(checks + cell.checks)
+    if c.kind in ("text", "kana"):
+        out[_GAIJI] = private_use_mask(values)
+    return out
+
+
+def parse_source(source: Source, raw: pd.DataFrame, file: str,
+                 gaiji_map: Mapping[str, str] | None = None) -> ParsedSource:
+    """Validate and type one export whose headers are already the contract's Japanese headers.
+
+    `raw` is what `read_export` returns (strings; index "line" = line numbers); with any other index
+    the first data row is taken to be line 2. Missing required columns raise StructuralError; an
+    absent optional column reads as blank. `gaiji_map` maps a city's 外字 to text for the kana keys.
+    """
+    missing = [c.header for c in source.columns if c.required and c.header not in raw.columns]
+    if missing:
+        raise StructuralError(file, 1, "、".join(missing), "必須の列がありません")
+    known = {c.header for c in source.columns}
+    ignored = [h for h in raw.columns if h not in known]
+
+    rows_read = len(raw)
+    lines = raw.index.to_numpy() if raw.index.name == "line" else np.arange(2, rows_read + 2)
+    raw = raw.set_axis(pd.RangeIndex(rows_read))
+    dup = raw.duplicated(keep="first").to_numpy()
+    raw, lines = raw.loc[~dup], lines[~dup]
+
+    columns: list[pd.Series] = [pd.Series(lines, index=raw.index, name="line_no", dtype="int64")]
+    problems: list[pd.DataFrame] = []
+    held = np.zeros(len(raw), dtype=bool)
+    gaiji = np.zeros(len(raw), dtype=bool)
+    for c in source.columns:
+        col = raw[c.header].astype("str") if c.header in raw.columns else pd.Series("", index=raw.index, dtype="str")
+        if c.kind == "handbook_grade":  # judged together with 手帳種別, so row by row (vectorised)
+            out = _validate(col, c, frame=raw, source=source)
+        else:  # everything else depends on the value alone: work once per distinct value
+            out = map_distinct(col, lambda u: _validate(u, c, gaiji_map=gaiji_map))
+        reason = out.pop(_REASON)
+        bad = reason.notna().to_numpy()
+        if bad.any():
+            held |= bad
+            problems.append(pd.DataFrame({"file": file, "line": lines[bad], "column": c.header,
+                                          "value": col[bad].to_numpy(), "reason": reason[bad].to_numpy()}))
+        if _GAIJI in out:
+            gaiji |= out.pop(_GAIJI).to_numpy(dtype=bool)
+        columns.extend(out[name] for name in out.columns)
+
+    frame = pd.concat(columns, axis=1)
+    if any(c.kind in ("text", "kana") for c in source.columns):
+        frame["gaiji"] = gaiji
+    return ParsedSource(source=source.name, file=file, frame=frame.loc[~held].reset_index(drop=True),
+                        quarantine=_quarantine(problems), ignored_columns=ignored, rows_read=rows_read,
+                        duplicates_dropped=int(dup.sum()))
+
+
+def _quarantine(problems: list[pd.DataFrame]) -> pd.DataFrame:
+    if not problems:
+        return pd.DataFrame({k: pd.Series(dtype="int64" if k == "line" else "str") for k in QUARANTINE_COLUMNS})
+    q = pd.concat(problems, ignore_index=True)
+    # Line order, and within a line the contract's column order (problems were collected in it).
+    return q.sort_values("line", kind="stable").reset_index(drop=True).astype(
+        {"line": "int64", "file": "str", "column": "str", "value": "str", "reason": "str"})

@@ -1,0 +1,141 @@
+"""POST /line/webhook: verify the signature on the raw body, record each event once, acknowledge fast.
+
+Events are processed after they are stored: inline (tests, `WEBHOOK_INLINE=True`) or by one
+background thread per process, in the order received. Each `webhookEventId` has effect once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from flask import Blueprint, Flask, abort, current_app, request
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.webhook import SignatureValidator
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from notifier import db
+from notifier.line.flows import handle_event
+from notifier.models import WebhookEvent, utcnow
+from notifier.web import public
+
+log = logging.getLogger(__name__)
+bp = Blueprint("line_webhook", __name__)
+
+
+def line_client(app: Flask):
+    """The app's one LineClient (one connection pool), pointed at LINE_API_BASE_URL."""
+    client = app.extensions.get("line_client")
+    if client is None:
+        from notifier.line.client import LineClient
+        client = LineClient(app.config["LINE_API_BASE_URL"] or None, app.config["LINE_CHANNEL_ACCESS_TOKEN"])
+        app.extensions["line_client"] = client
+    return client
+
+
+@bp.route("/line/webhook", methods=["POST"])
+@public
+def webhook():
+    secret = current_app.config["LINE_CHANNEL_SECRET"]
+    body = request.get_data(as_text=True)
+    signature = request.headers.get("X-Line-Signature", "")
+    if not secret or not signature:
+        abort(400)
+    try:
+        valid = SignatureValidator(secret).validate(body, signature)
+    except (InvalidSignatureError, ValueError):
+        valid = False
+    if not valid:
+        abort(400)
+    try:
+        events = json.loads(body).get("events") or []
+    except (ValueError, AttributeError):
+        abort(400)
+    new = record_events(events)
+    if new:
+        if current_app.config.get("WEBHOOK_INLINE"):
+            process_pending(current_app._get_current_object())
+        else:
+            _wake_worker(current_app._get_current_object())
+    return {"status": "ok"}
+
+
+def record_events(events: list[dict]) -> int:
+    """Insert events not seen before; returns how many were new."""
+    rows = [{"webhook_event_id": str(e.get("webhookEventId") or ""), "event_type": str(e.get("type") or "unknown")[:32],
+             "payload": e, "received_at": utcnow()} for e in events if e.get("webhookEventId")]
+    if not rows:
+        return 0
+    s = db.session()
+    dialect = s.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(WebhookEvent).values(rows).on_conflict_do_nothing(index_elements=["webhook_event_id"])
+    result = s.execute(stmt)
+    s.commit()
+    return result.rowcount or 0
+
+
+def process_pending(app: Flask, limit: int = 1000) -> int:
+    """Process stored events in arrival order; each is claimed and applied in one transaction."""
+    maker = app.extensions["db_sessionmaker"]
+    client = line_client(app)
+    done = 0
+    with maker() as s:
+        ids = s.scalars(select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None))
+                        .order_by(WebhookEvent.id).limit(limit)).all()
+    for event_id in ids:
+        with app.app_context(), maker() as s:
+            claimed = s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id,
+                                                           WebhookEvent.processed_at.is_(None))
+                                .values(processed_at=utcnow())).rowcount
+            if claimed != 1:
+                s.rollback()
+                continue
+            event = s.get(WebhookEvent, event_id)
+            try:
+                outcome = handle_event(s, event.payload, client)
+            except Exception:
+                s.rollback()
+                log.exception("webhook event failed", extra={"event_row": event_id})
+                with maker() as s2:
+                    s2.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
+                               .values(processed_at=utcnow(), outcome="error"))
+                    s2.commit()
+                continue
+            event.outcome = outcome
+            s.commit()
+            done += 1
+    return done
+
+
+_wakeups: dict[int, threading.Event] = {}
+_lock = threading.Lock()
+
+
+def _wake_worker(app: Flask) -> None:
+    with _lock:
+        wake = _wakeups.get(id(app))
+        if wake is None:
+            wake = threading.Event()
+            _wakeups[id(app)] = wake
+            threading.Thread(target=_worker, args=(app, wake), name="webhook-worker", daemon=True).start()
+    wake.set()
+
+
+def _worker(app: Flask, wake: threading.Event) -> None:
+    while True:
+        wake.wait(timeout=30)
+        wake.clear()
+        try:
+            process_pending(app)
+        except Exception:  # keep the worker alive; the next wake-up retries
+            log.exception("webhook worker pass failed")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(webhook)

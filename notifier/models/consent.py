@@ -1,0 +1,46 @@
+"""Consent texts (versioned) and consent events (append-only grants and withdrawals)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from notifier.models.base import Base, utcnow
+
+SCOPES = ("notify", "tax")
+CHANNELS = ("LINE", "LIFF", "窓口", "CSW", "職員")
+
+
+class ConsentText(Base):
+    """The exact wording a resident agrees to (同意文言); a changed text is a new version."""
+    __tablename__ = "consent_texts"
+    __table_args__ = (UniqueConstraint("scope", "version", name="uq_consent_texts_scope_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ConsentEvent(Base):
+    """One grant or withdrawal of one scope by one resident (同意・撤回). Never updated or deleted.
+
+    The current state is derived: the latest event per (resident, scope).
+    """
+    __tablename__ = "consent_events"
+    __table_args__ = (Index("ix_consent_events_resident", "atena_no", "scope", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    atena_no: Mapped[str] = mapped_column(String(32))
+    setai_no: Mapped[str | None] = mapped_column(String(32))      # household at the time
+    scope: Mapped[str] = mapped_column(String(16))                # notify | tax
+    action: Mapped[str] = mapped_column(String(16))               # grant | withdraw
+    text_id: Mapped[int | None] = mapped_column(ForeignKey("consent_texts.id"))
+    channel: Mapped[str] = mapped_column(String(8))               # LINE | LIFF | 窓口 | CSW | 職員
+    staff_id: Mapped[str | None] = mapped_column(String(64))      # 職員ID for counter/CSW/staff actions
+    line_account_id: Mapped[int | None] = mapped_column(Integer)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)       # when the resident said it (UTC)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reference: Mapped[str | None] = mapped_column(String(128))    # webhook event id, import file:line …

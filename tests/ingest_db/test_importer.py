@@ -1,0 +1,68 @@
+"""The importer against the database: snapshots, quarantine, rejection, mapping, CLI summary."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from notifier.models import ImportRun, QuarantineRow
+from notifier.models.sources import SOURCE_TABLES
+from tests.factories import import_sources, write_source_csv
+
+
+def count(session, source):
+    return session.scalar(select(func.count()).select_from(SOURCE_TABLES[source]))
+
+
+def test_it_stores_a_snapshot_and_replaces_it(app, db_session, tmp_path):
+    import_sources(app, tmp_path / "a", {"juminhyo": [
+        {"宛名番号": "0000001", "世帯番号": "100001"},
+        {"宛名番号": "0000002", "世帯番号": "100001", "続柄": "長男", "氏名カナ": "ｲｽﾞﾐ ﾀﾛｳ", "生年月日": "R2.4.1"},
+    ]})
+    assert count(db_session, "juminhyo") == 2
+    t = SOURCE_TABLES["juminhyo"]
+    row = db_session.execute(select(t).where(t.c.atena_no == "0000002")).mappings().one()
+    assert row["relation"] == "長男" and row["relation_norm"] == "子"
+    assert str(row["birth_date"]) == "2020-04-01"
+    assert row["name_kana"] == "ｲｽﾞﾐ ﾀﾛｳ" and row["name_kana_strict"] == "イズミタロウ"
+    import_sources(app, tmp_path / "b", {"juminhyo": [{"宛名番号": "0000003", "世帯番号": "100002"}]})
+    assert count(db_session, "juminhyo") == 1
+
+
+def test_it_quarantines_bad_rows_and_keeps_the_rest(app, db_session, tmp_path):
+    summary = import_sources(app, tmp_path, {"juminhyo": [
+        {"宛名番号": "0000001", "世帯番号": "100001"},
+        {"宛名番号": "0000002", "世帯番号": "100001", "生年月日": "R5.2.30"},
+    ]})
+    (result,) = summary.files
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 1, 1)
+    q = db_session.scalars(select(QuarantineRow)).one()
+    assert (q.file, q.line, q.column, q.value) == ("juminhyo.csv", 3, "生年月日", "R5.2.30")
+
+
+def test_a_structural_error_rejects_the_file_and_keeps_the_previous_snapshot(app, db_session, tmp_path, runner):
+    import_sources(app, tmp_path / "a", {"juminhyo": [{"宛名番号": "0000001", "世帯番号": "100001"}]})
+    bad = tmp_path / "b"
+    bad.mkdir()
+    (bad / "juminhyo.csv").write_text("宛名番号,世帯番号\n0000009,100009\n", encoding="utf-8")
+    result = runner.invoke(args=["data", "import", str(bad), "--json"])
+    assert result.exit_code != 0
+    payload = json.loads(result.output.splitlines()[0])
+    (f,) = payload["files"]
+    assert f["status"] == "rejected" and "juminhyo.csv:1" in f["error"] and "氏名" in f["error"]
+    assert count(db_session, "juminhyo") == 1
+    runs = db_session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
+    assert [r.status for r in runs] == ["stored", "rejected"]
+
+
+def test_a_mapping_file_renames_files_and_columns(app, db_session, tmp_path, runner):
+    d = tmp_path / "city"
+    d.mkdir()
+    (d / "SEIHO.CSV").write_text("ATENA,KAISHI,HAISHI\n0000001,2024-04-01,\n", encoding="cp932")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("files:\n  seikatsu_hogo:\n    file: SEIHO.CSV\n    columns:\n"
+                       "      宛名番号: ATENA\n      保護開始日: KAISHI\n      保護廃止日: HAISHI\n", encoding="utf-8")
+    result = runner.invoke(args=["data", "import", str(d), "--mapping", str(mapping)])
+    assert result.exit_code == 0, result.output
+    assert "SEIHO.CSV: 読込 1 行、保存 1 行" in result.output
+    assert count(db_session, "seikatsu_hogo") == 1
