@@ -89,3 +89,41 @@ def db_session(app):
     s = app.extensions["db_sessionmaker"]()
     yield s
     s.close()
+
+
+LINE_SECRET = "test-channel-secret"
+LINE_TOKEN = "test-access-token"
+
+
+@pytest.fixture
+def line_stack(database_url):
+    """The app served over real HTTP and the LINE simulator, wired to each other.
+
+    The app reaches the simulator only through LINE_API_BASE_URL (the real SDK), and the simulator
+    delivers signed webhook events to the app's /line/webhook.
+    """
+    from types import SimpleNamespace
+
+    from werkzeug.serving import make_server
+
+    from notifier.line.sim.app import create_sim_app, serve_in_thread
+
+    app = create_app({"ENV": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url,
+                      "LINE_CHANNEL_SECRET": LINE_SECRET, "LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
+                      "LINE_LOGIN_CHANNEL_ID": "1650000000", "WEBHOOK_INLINE": True})
+    import threading
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app_url = f"http://127.0.0.1:{server.server_port}"
+    sim_server = serve_in_thread(create_sim_app(LINE_SECRET, LINE_TOKEN, f"{app_url}/line/webhook",
+                                                login_channel_id="1650000000"))
+    app.config["LINE_API_BASE_URL"] = sim_server.base_url
+    yield SimpleNamespace(app=app, app_url=app_url, sim=sim_server.sim, sim_url=sim_server.base_url)
+    sim_server.shutdown()
+    server.shutdown()
+    server.server_close()
+    client = app.extensions.get("line_client")
+    if client is not None:
+        client.close()
+    app.extensions["db_engine"].dispose()

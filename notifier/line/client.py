@@ -1,0 +1,394 @@
+"""The service's one seam to LINE: every outbound LINE HTTP call goes through `LineClient`.
+
+It turns the SDK's mix of `ApiException`s, raw urllib3 errors and pydantic errors into one
+`LineError` whose flags tell the dispatcher what to do (retry, give up, or stop everything).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import requests
+import urllib3
+from linebot.v3.messaging import (
+    ApiClient,
+    ApiException,
+    Configuration,
+    Message,
+    MessagingApi,
+    MulticastRequest,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ValidateMessageRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+LINE_API_BASE_URL = "https://api.line.me"
+MAX_MESSAGES_PER_REQUEST = 5
+MAX_MULTICAST_RECIPIENTS = 500
+MONTHLY_LIMIT_MESSAGE = "You have reached your monthly limit."
+
+Timeout = tuple[float, float] | float
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """LINE accepted a send (200, or 409: the same retry key was accepted before).
+
+    A 200 means accepted, not delivered: LINE answers 200 for users who blocked the account.
+    """
+
+    status: int
+    request_id: str | None = None
+    accepted_request_id: str | None = None
+    sent_messages: list[dict] = field(default_factory=list)
+    outcome: str = "sent"
+
+    @property
+    def duplicate(self) -> bool:
+        """True when LINE had already accepted this retry key (the answer was 409)."""
+        return self.status == 409
+
+    @property
+    def line_request_id(self) -> str | None:
+        """The id of the request that actually sent the messages."""
+        return self.accepted_request_id or self.request_id
+
+
+class LineError(Exception):
+    """A LINE call failed, classified for the caller.
+
+    permanent        never retry this send (bad payload, unknown user, bad token, ...)
+    status           HTTP status, or None when no answer came (timeout, connection, client-side check)
+    reason           LINE's message (no user ids or message bodies)
+    quota_exhausted  429 "You have reached your monthly limit.": stop all sending and alert
+    retry_after      seconds from a Retry-After header, when LINE sent one
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        quota_exhausted: bool = False,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.status = status
+        self.quota_exhausted = quota_exhausted
+        self.retry_after = retry_after
+        self.request_id = request_id
+
+    @property
+    def temporary(self) -> bool:
+        return not self.permanent
+
+    def __repr__(self) -> str:
+        return (
+            f"LineError(status={self.status!r}, permanent={self.permanent!r}, "
+            f"quota_exhausted={self.quota_exhausted!r}, reason={self.reason!r})"
+        )
+
+
+class LineClient:
+    """Messaging API calls over one reused `ApiClient` (one urllib3 pool, one token).
+
+    base_url None means LINE itself; tests and the demo pass the simulator's URL.
+    Thread-safe as far as urllib3's pool is; retries are the caller's job.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None,
+        access_token: str,
+        timeout: Timeout = (3.05, 10),
+        *,
+        pool_maxsize: int = 8,
+    ) -> None:
+        host = base_url.rstrip("/") if base_url else None
+        self.base_url = host
+        self.timeout = timeout
+        configuration = Configuration(access_token=access_token, host=host)
+        # Connection failures happen before anything is sent, so urllib3 may retry them;
+        # a read failure on a POST must come back to the caller, who retries with the key.
+        configuration.retries = urllib3.Retry(
+            total=None, connect=1, read=0, redirect=0, status=0, other=0
+        )
+        configuration.connection_pool_maxsize = pool_maxsize
+        self._api_client = ApiClient(configuration)
+        self._api = MessagingApi(self._api_client)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._api_client.close()
+
+    def __enter__(self) -> "LineClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sending -----------------------------------------------------------------------------
+    def push(self, to: str, messages: list[dict | Message], retry_key: str) -> SendResult:
+        """Push messages to one user. Reuse `retry_key` (a UUID) for every attempt of one send."""
+        request = _build(lambda: PushMessageRequest(to=to, messages=to_sdk_messages(messages)))
+        return self._send(
+            "push",
+            lambda: self._api.push_message_with_http_info(
+                request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout
+            ),
+        )
+
+    def multicast(
+        self, to: list[str], messages: list[dict | Message], retry_key: str
+    ) -> SendResult:
+        """Send the same messages to at most 500 users."""
+        recipients = list(to)
+        if not recipients:
+            raise LineError("multicast needs at least one recipient", permanent=True)
+        if len(recipients) > MAX_MULTICAST_RECIPIENTS:
+            raise LineError(
+                f"multicast to {len(recipients)} recipients; the limit is "
+                f"{MAX_MULTICAST_RECIPIENTS}",
+                permanent=True,
+            )
+        request = _build(
+            lambda: MulticastRequest(to=recipients, messages=to_sdk_messages(messages))
+        )
+        return self._send(
+            "multicast",
+            lambda: self._api.multicast_with_http_info(
+                request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout
+            ),
+        )
+
+    def reply(self, reply_token: str, messages: list[dict | Message]) -> SendResult:
+        """Reply to a webhook event. Tokens are single-use and expire fast; no retry key exists."""
+        request = _build(
+            lambda: ReplyMessageRequest(replyToken=reply_token, messages=to_sdk_messages(messages))
+        )
+        return self._send(
+            "reply",
+            lambda: self._api.reply_message_with_http_info(
+                request, _request_timeout=self.timeout
+            ),
+        )
+
+    def validate_push(self, messages: list[dict | Message]) -> None:
+        """Ask LINE whether a payload is valid (free; nothing is sent). Raises LineError."""
+        request = _build(lambda: ValidateMessageRequest(messages=to_sdk_messages(messages)))
+        self._send(
+            "validate_push",
+            lambda: self._api.validate_push_with_http_info(
+                request, _request_timeout=self.timeout
+            ),
+        )
+
+    def get_profile(self, user_id: str) -> dict:
+        """Display name etc. LINE answers 404 for users who blocked the account or never followed."""
+        response = self._call(
+            "get_profile",
+            lambda: self._api.get_profile_with_http_info(user_id, _request_timeout=self.timeout),
+        )
+        return response.data.to_dict() if response.data is not None else {}
+
+    # -- LINE Login / LIFF -------------------------------------------------------------------
+    def verify_id_token(self, id_token: str, channel_id: str) -> dict:
+        """Verify a LIFF ID token with LINE and return its claims (`sub` is the user id).
+
+        LINE checks the signature, `aud` and `exp`; we check `aud` and `exp` again so a
+        misconfigured endpoint cannot make us trust a token meant for another channel.
+        Raises LineError: permanent for a bad token, temporary when LINE cannot be reached.
+        """
+        url = f"{self.base_url or LINE_API_BASE_URL}/oauth2/v2.1/verify"
+        try:
+            response = requests.post(
+                url,
+                data={"id_token": id_token, "client_id": channel_id},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            logger.warning("LINE id-token verify: no answer (%s)", type(exc).__name__)
+            raise LineError(f"no answer from LINE: {type(exc).__name__}", permanent=False) from exc
+
+        if response.status_code != 200:
+            body = _json_or_none(response.content) or {}
+            reason = body.get("error_description") or body.get("error") or response.reason
+            logger.info("LINE id-token verify answered %s", response.status_code,
+                        extra={"line_status": response.status_code})
+            raise LineError(
+                str(reason),
+                permanent=response.status_code < 500 and response.status_code != 429,
+                status=response.status_code,
+            )
+        claims = _json_or_none(response.content)
+        if not isinstance(claims, dict):
+            raise LineError("LINE id-token verify answered no JSON object", permanent=False,
+                            status=200)
+        if str(claims.get("aud")) != str(channel_id):
+            raise LineError("ID token audience does not match the channel", permanent=True,
+                            status=200)
+        exp = claims.get("exp")
+        if not isinstance(exp, (int, float)) or exp <= time.time():
+            raise LineError("ID token expired", permanent=True, status=200)
+        if not claims.get("sub"):
+            raise LineError("ID token has no subject", permanent=True, status=200)
+        return claims
+
+    # -- internals ---------------------------------------------------------------------------
+    def _send(self, operation: str, call) -> SendResult:
+        try:
+            response = self._call(operation, call, accept_409=True)
+        except _Accepted409 as accepted:
+            logger.info(
+                "LINE %s: retry key already accepted (409)", operation,
+                extra={"line_status": 409, "line_request_id": accepted.request_id,
+                       "line_accepted_request_id": accepted.accepted_request_id},
+            )
+            return SendResult(
+                status=409,
+                request_id=accepted.request_id,
+                accepted_request_id=accepted.accepted_request_id,
+                sent_messages=accepted.sent_messages,
+            )
+        headers = response.headers or {}
+        request_id = _header(headers, "x-line-request-id")
+        sent = []
+        data = getattr(response, "data", None)
+        if data is not None and getattr(data, "sent_messages", None):
+            sent = [m.to_dict() for m in data.sent_messages]
+        logger.debug("LINE %s: %s", operation, response.status_code,
+                     extra={"line_status": response.status_code, "line_request_id": request_id})
+        return SendResult(status=response.status_code, request_id=request_id, sent_messages=sent)
+
+    def _call(self, operation: str, call, accept_409: bool = False):
+        try:
+            return call()
+        except ApiException as exc:
+            raise self._classify_api_exception(operation, exc, accept_409) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            # Timeouts and connection failures surface as raw urllib3 errors.
+            logger.warning("LINE %s: no answer (%s)", operation, type(exc).__name__,
+                           extra={"line_error": type(exc).__name__})
+            raise LineError(f"no answer from LINE: {type(exc).__name__}", permanent=False) from exc
+        except OSError as exc:
+            logger.warning("LINE %s: network error (%s)", operation, type(exc).__name__)
+            raise LineError(f"network error: {type(exc).__name__}", permanent=False) from exc
+
+    def _classify_api_exception(self, operation: str, exc: ApiException, accept_409: bool):
+        status = exc.status or None
+        headers = exc.headers or {}
+        request_id = _header(headers, "x-line-request-id")
+        body = _json_or_none(exc.body) or {}
+        if accept_409 and status == 409:
+            sent = body.get("sentMessages") if isinstance(body, dict) else None
+            return _Accepted409(
+                request_id=request_id,
+                accepted_request_id=_header(headers, "x-line-accepted-request-id"),
+                sent_messages=sent if isinstance(sent, list) else [],
+            )
+        reason = _reason(body, exc)
+        quota = status == 429 and MONTHLY_LIMIT_MESSAGE.rstrip(".") in reason
+        temporary = status is None or status >= 500 or (status == 429 and not quota)
+        logger.warning(
+            "LINE %s failed: %s", operation, status,
+            extra={"line_status": status, "line_request_id": request_id},
+        )
+        return LineError(
+            reason,
+            permanent=not temporary,
+            status=status,
+            quota_exhausted=quota,
+            retry_after=_retry_after(headers),
+            request_id=request_id,
+        )
+
+
+class _Accepted409(Exception):
+    def __init__(self, request_id, accepted_request_id, sent_messages):
+        super().__init__("accepted before")
+        self.request_id = request_id
+        self.accepted_request_id = accepted_request_id
+        self.sent_messages = sent_messages
+
+
+def to_sdk_messages(messages: Iterable[dict | Message]) -> list[Message]:
+    """Plain LINE JSON dicts → SDK models, so the SDK serialises them (Flex included)."""
+    out = []
+    for message in messages:
+        if isinstance(message, Message):
+            out.append(message)
+        elif isinstance(message, dict):
+            out.append(Message.from_dict(message))
+        else:
+            raise TypeError(f"not a LINE message: {type(message).__name__}")
+    return out
+
+
+def _build(factory):
+    """Build an SDK request; the SDK's own checks (≤ 5 messages, unknown types) are permanent."""
+    try:
+        return factory()
+    except (ValueError, TypeError) as exc:
+        # pydantic's text can echo the payload; keep the first line's field path only.
+        summary = str(exc).splitlines()
+        reason = "invalid request: " + (" ".join(summary[:3]) if summary else type(exc).__name__)
+        raise LineError(reason[:500], permanent=True) from exc
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    try:
+        value = headers.get(name)
+        if value is None:
+            # plain dicts are case-sensitive
+            for key, val in dict(headers).items():
+                if key.lower() == name:
+                    return val
+        return value
+    except AttributeError:
+        return None
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = _header(headers, "retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _json_or_none(raw: bytes | str | None):
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, TypeError):
+        return None
+
+
+def _reason(body: Any, exc: ApiException) -> str:
+    if isinstance(body, dict) and body.get("message"):
+        reason = str(body["message"])
+        details = body.get("details")
+        if isinstance(details, list) and details:
+            parts = [
+                f"{d.get('property')}: {d.get('message')}" if d.get("property") else str(d.get("message"))
+                for d in details
+                if isinstance(d, dict)
+            ]
+            reason += " (" + "; ".join(parts) + ")"
+        return reason
+    return str(exc.reason or f"HTTP {exc.status}")
