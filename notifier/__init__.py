@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from notifier.line import webhook
     webhook.init_app(app)
+    from notifier.line import liff_views; liff_views.init_app(app)
 
     from notifier import cli
     cli.register(app)

@@ -71,6 +71,17 @@ def private_use_mask(s: pd.Series) -> pd.Series:
     return _mask(s, _PRIVATE_USE_RE)
 
 
+def text_masks(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(garbled_text_mask, private_use_mask) in one pass over `s`: suspicious values are rare, so
+    only they are looked at a second time."""
+    suspicious = suspicious_text_mask(s).to_numpy()
+    garbled, private = np.zeros(len(s), dtype=bool), np.zeros(len(s), dtype=bool)
+    if suspicious.any():
+        garbled[suspicious] = garbled_text_mask(s[suspicious]).to_numpy()
+        private[suspicious] = private_use_mask(s[suspicious]).to_numpy()
+    return pd.Series(garbled, index=s.index), pd.Series(private, index=s.index)
+
+
 def nfkc(s: pd.Series) -> pd.Series:
     """NFKC-normalise a string series; ASCII values are already normal, so only the rest is touched."""
     s = s.astype("str")
@@ -129,7 +140,7 @@ def _decode(raw: bytes, file: str) -> tuple[str, str]:
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     # Excel leaves ",,,," rows behind; only rows whose first cell is blank need a full look.
-    first = frame.iloc[:, 0].str.strip().eq("").to_numpy(dtype=bool)
+    first = np.array(frame.iloc[:, 0].str.strip().eq(""), dtype=bool)  # a writable copy
     if not first.any():
         return first
     rest = frame.loc[first]

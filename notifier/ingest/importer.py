@@ -112,12 +112,12 @@ def import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, 
     result.rows_read = parsed.rows_read
     result.duplicates_dropped = parsed.duplicates_dropped
     result.ignored_columns = list(parsed.ignored_columns)
-    result.rows_quarantined = len(parsed.quarantine)
+    result.rows_quarantined = parsed.rows_quarantined
     with engine.begin() as conn:
         run_id = conn.execute(insert(ImportRun).values(
             batch=batch, source=source_name, file=path.name, sha256=digest, encoding=encoding,
             status="stored", rows_read=parsed.rows_read, rows_stored=len(parsed.frame),
-            rows_quarantined=len(parsed.quarantine), duplicates_dropped=parsed.duplicates_dropped,
+            rows_quarantined=parsed.rows_quarantined, duplicates_dropped=parsed.duplicates_dropped,
             ignored_columns=list(parsed.ignored_columns), actor=actor, started_at=utcnow(),
             finished_at=utcnow()).returning(ImportRun.id)).scalar_one()
         result.rows_stored = store.replace_rows(conn, source, store.storable_frame(source, parsed.frame, run_id))

@@ -13,14 +13,13 @@ import pandas as pd
 
 from .contract import GRADES, RELATIONS, Column, Source
 from .dates import parse_dates, parse_datetimes_jst, parse_fiscal_years, parse_months
-from .decode import QUARANTINE_COLUMNS, StructuralError, garbled_text_mask, map_distinct, nfkc, private_use_mask
+from .decode import QUARANTINE_COLUMNS, StructuralError, map_distinct, nfkc, text_masks
 from .kana import kana_keys
 from .numbers import parse_ints
 
 GARBLED = "文字化けの可能性があります（制御文字・置換文字など）"
 GAIJI_IN_CODE = "外字（私用領域の文字）が含まれています"
 REQUIRED = "必須項目が空です"
-_REASON, _GAIJI = "__reason", "__gaiji"  # working columns beside the typed ones
 _PARSERS = {
     "date": (parse_dates, "日付として読めません"),
     "month": (parse_months, "年月として読めません"),
@@ -32,8 +31,9 @@ _SEX = {"1": 1, "男": 1, "男性": 1, "2": 2, "女": 2, "女性": 2}
 _GRADE = {g: i for i, g in enumerate(GRADES, start=1)} | {str(i): i for i in range(1, 10)}
 _FLAG = {"有": True, "あり": True, "1": True, "無": False, "なし": False, "0": False, "": False}
 # The registry writes children by birth order (長男, 二女, 十一男) or as adopted (養子, 養女).
-_CHILD_RE = r"(?:長|次|[二三四五六七八九十]+)[男女]|養子|養女"
+_CHILD_RE = r"(?:長|次|十?[二三四五六七八九]|十[一二三四五六七八九]?)[男女]|養子|養女"
 _HANDBOOK_GRADE_RE = {"身体": r"([1-6])級?", "精神": r"([1-3])級?", "療育": r"A|B|A1|A2|B1|B2"}
+_REASON, _GAIJI = "__reason", "__gaiji"  # working columns beside the typed ones
 
 
 @dataclass
@@ -75,12 +75,11 @@ def _parsed(kind: str) -> Callable[..., _Cell]:
     return run
 
 
-def _id(col: pd.Series, c: Column, **_) -> _Cell:
+def _id(col: pd.Series, c: Column, private: pd.Series, **_) -> _Cell:
     text = _text(col)
     digits = text.str.fullmatch("[0-9]+").fillna(False).astype(bool)
-    blank = text.eq("")
     return _Cell({c.field: text.where(digits)},
-                 [(private_use_mask(col), GAIJI_IN_CODE), (~digits & ~blank, "数字以外の文字が含まれています")])
+                 [(private, GAIJI_IN_CODE), (~digits & text.ne(""), "数字以外の文字が含まれています")])
 
 
 def _plain_text(col: pd.Series, c: Column, **_) -> _Cell:
@@ -103,11 +102,11 @@ def _lookup(table: Mapping[str, object], dtype: str, reason: str) -> Callable[..
     return run
 
 
-def _code(col: pd.Series, c: Column, **_) -> _Cell:
+def _code(col: pd.Series, c: Column, private: pd.Series, **_) -> _Cell:
     text = _text(col)
     bad = ~text.isin(c.codes) & text.ne("")
     return _Cell({c.field: text.mask(bad | text.eq(""))},
-                 [(private_use_mask(col), GAIJI_IN_CODE), (bad, "許可されていないコードです: " + text)])
+                 [(private, GAIJI_IN_CODE), (bad, "許可されていないコードです: " + text)])
 
 
 def _relation(col: pd.Series, c: Column, **_) -> _Cell:
@@ -144,6 +143,10 @@ _KINDS: dict[str, Callable[..., _Cell]] = {
     "grade": _lookup(_GRADE, "Int8", "学年の値が不正です"),
     "flag": _lookup(_FLAG, "bool", "有・無以外の値です"),
 } | {kind: _parsed(kind) for kind in _PARSERS}
+# Kinds validated over the whole column, not once per distinct value by parse_source: ids are
+# nearly all distinct (finding the distinct values would cost more than it saves), kana and the
+# parsers find distinct values themselves, and a handbook grade depends on 手帳種別 in the same row.
+_WHOLE_COLUMN = {"id", "kana", "handbook_grade"} | set(_PARSERS)
 
 
 def _first_reason(checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:
@@ -158,14 +161,15 @@ def _first_reason(checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:
 
 def _validate(values: pd.Series, c: Column, **context) -> pd.DataFrame:
     """Typed output columns, the reason a cell is bad (or None), and whether it holds 外字."""
-    cell = _KINDS[c.kind](values, c, **context)
-    checks = [(garbled_text_mask(values), GARBLED)]
+    garbled, private = text_masks(values)
+    cell = _KINDS[c.kind](values, c, private=private, **context)
+    checks = [(garbled, GARBLED)]
     if c.required:
         checks.append((values.str.strip().eq(""), REQUIRED))
     out = pd.DataFrame(cell.values)
     out[_REASON] = _first_reason(checks + cell.checks)
     if c.kind in ("text", "kana"):
-        out[_GAIJI] = private_use_mask(values)
+        out[_GAIJI] = private
     return out
 
 
@@ -186,8 +190,9 @@ def parse_source(source: Source, raw: pd.DataFrame, file: str,
     rows_read = len(raw)
     lines = raw.index.to_numpy() if raw.index.name == "line" else np.arange(2, rows_read + 2)
     raw = raw.set_axis(pd.RangeIndex(rows_read))
-    dup = raw.duplicated(keep="first").to_numpy()
-    raw, lines = raw.loc[~dup], lines[~dup]
+    dup = _duplicates(raw, source)
+    if dup.any():
+        raw, lines = raw.loc[~dup], lines[~dup]
 
     columns: list[pd.Series] = [pd.Series(lines, index=raw.index, name="line_no", dtype="int64")]
     problems: list[pd.DataFrame] = []
@@ -195,10 +200,10 @@ def parse_source(source: Source, raw: pd.DataFrame, file: str,
     gaiji = np.zeros(len(raw), dtype=bool)
     for c in source.columns:
         col = raw[c.header].astype("str") if c.header in raw.columns else pd.Series("", index=raw.index, dtype="str")
-        if c.kind == "handbook_grade":  # judged together with 手帳種別, so row by row (vectorised)
-            out = _validate(col, c, frame=raw, source=source)
-        else:  # everything else depends on the value alone: work once per distinct value
-            out = map_distinct(col, lambda u: _validate(u, c, gaiji_map=gaiji_map))
+        if c.kind in _WHOLE_COLUMN:
+            out = _validate(col, c, frame=raw, source=source, gaiji_map=gaiji_map)
+        else:
+            out = map_distinct(col, lambda u: _validate(u, c))
         reason = out.pop(_REASON)
         bad = reason.notna().to_numpy()
         if bad.any():
@@ -212,9 +217,24 @@ def parse_source(source: Source, raw: pd.DataFrame, file: str,
     frame = pd.concat(columns, axis=1)
     if any(c.kind in ("text", "kana") for c in source.columns):
         frame["gaiji"] = gaiji
-    return ParsedSource(source=source.name, file=file, frame=frame.loc[~held].reset_index(drop=True),
+    if held.any():
+        frame = frame.loc[~held]
+    return ParsedSource(source=source.name, file=file, frame=frame.reset_index(drop=True),
                         quarantine=_quarantine(problems), ignored_columns=ignored, rows_read=rows_read,
                         duplicates_dropped=int(dup.sum()))
+
+
+def _duplicates(raw: pd.DataFrame, source: Source) -> np.ndarray:
+    """Rows that exactly repeat an earlier row. Only rows whose person key repeats can be one, and
+    in most files those are few, so the full comparison runs on them alone."""
+    key = source.column(source.key).header  # 宛名番号 or 児童生徒番号
+    if key not in raw.columns:
+        return raw.duplicated(keep="first").to_numpy()
+    candidates = raw[key].duplicated(keep=False).to_numpy()
+    dup = np.zeros(len(raw), dtype=bool)
+    if candidates.any():
+        dup[candidates] = raw.loc[candidates].duplicated(keep="first").to_numpy()
+    return dup
 
 
 def _quarantine(problems: list[pd.DataFrame]) -> pd.DataFrame:

@@ -80,6 +80,9 @@ def _security_headers(response):
 # Pages of later parts add themselves here; entries whose endpoint is not registered are skipped.
 NAV = [
     ("main.dashboard", "ダッシュボード", ()),
+    ("data.imports", "データ取込", ("coordinator",)),
+    ("data.review_queue", "名寄せの確認", ("coordinator",)),
+    ("consents.index", "同意の管理", ("coordinator",)),
     ("audit.index", "操作履歴", ("auditor",)),
 ]
 
@@ -118,7 +121,9 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404):
         app.register_error_handler(code, _error_page(code))
 
-    from notifier.web import auth_views, main_views, audit_views
+    from notifier.web import auth_views, main_views, audit_views, data_views, consent_views
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(main_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(consent_views.bp)
+    app.register_blueprint(data_views.bp)

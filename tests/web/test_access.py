@@ -10,6 +10,8 @@ from tests.factories import create_staff, sign_in
 # page → (owner role, member role that may also see it, outsider role)
 PROTECTED = {
     "/audit/": ("auditor", "admin", "coordinator"),
+    "/imports/": ("coordinator", "admin", "rule_author"),
+    "/linkage/review": ("coordinator", "admin", "caseworker"),
 }
 
 

@@ -1,0 +1,100 @@
+"""Typed source frames as the loader delivers them, and fast id → member-position lookups.
+
+`source_frame` builds a frame with the loader's dtypes (ids as str, dates as datetime64[ns], fy/int as
+Int64, sex and grade as Int8, flags as bool); tests and example cases use it so that they feed the
+household table exactly what the loader does.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from notifier.ingest.contract import SOURCES
+
+_DTYPES = {
+    "date": "datetime64[ns]", "month": "datetime64[ns]", "datetime": "datetime64[ns]",
+    "fy": "Int64", "int": "Int64", "sex": "Int8", "grade": "Int8", "flag": "bool",
+}
+
+RELATION_FOLD = {"長男": "子", "長女": "子", "二男": "子", "次男": "子", "二女": "子", "次女": "子",
+                 "三男": "子", "三女": "子", "四男": "子", "四女": "子", "五男": "子", "五女": "子"}
+
+
+def columns(name: str) -> dict[str, str]:
+    """Column name → dtype of a source, in contract order (juminhyo also has relation_norm)."""
+    out = {c.field: _DTYPES.get(c.kind, "str") for c in SOURCES[name].columns}
+    if name == "juminhyo":
+        out["relation_norm"] = "str"
+    return out
+
+
+def source_frame(name: str, rows: Iterable[Mapping] = ()) -> pd.DataFrame:
+    """A frame of one source with the loader's dtypes; missing columns are blank."""
+    cols = columns(name)
+    rows = list(rows)
+    data = {}
+    for col, dtype in cols.items():
+        values = [r.get(col) for r in rows]
+        if col == "relation_norm" and all(v is None for v in values):
+            values = [None if r.get("relation") is None else
+                      RELATION_FOLD.get(r["relation"], r["relation"]) for r in rows]
+        if dtype == "bool":
+            values = [bool(v) for v in values]
+        if dtype.startswith("datetime"):
+            data[col] = pd.Series(pd.to_datetime(pd.Series(values, dtype=object)), dtype=dtype)
+        else:
+            data[col] = pd.Series(values, dtype=dtype)
+    return pd.DataFrame(data, columns=list(cols))
+
+
+def empty_sources() -> dict[str, pd.DataFrame]:
+    return {name: source_frame(name) for name in SOURCES}
+
+
+def empty_links() -> pd.DataFrame:
+    return pd.DataFrame({"pupil_id": pd.Series([], dtype="str"),
+                         "atena_no": pd.Series([], dtype="str")})
+
+
+def empty_consents() -> pd.DataFrame:
+    return pd.DataFrame({"setai_no": pd.Series([], dtype="str"),
+                         "notify": pd.Series([], dtype="bool"),
+                         "tax": pd.Series([], dtype="bool")})
+
+
+def _arrow_strings(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    arr = pa.array(values.array) if isinstance(values.array, pd.arrays.ArrowStringArray) \
+        else pa.array(values.astype(object).to_numpy(), from_pandas=True)
+    return arr.cast(pa.large_string())
+
+
+class PersonIndex:
+    """Maps ids (宛名番号, 児童生徒番号) to positions in a frame; -1 where unknown.
+
+    pyarrow's hash lookup is about four times faster than pandas' for the 660,000 care-service rows.
+    """
+
+    def __init__(self, ids: pd.Series):
+        self._set = _arrow_strings(ids)
+        if isinstance(self._set, pa.ChunkedArray):
+            self._set = self._set.combine_chunks()
+        self.size = len(ids)
+
+    def positions(self, values: pd.Series) -> np.ndarray:
+        if len(values) == 0:
+            return np.zeros(0, dtype=np.int64)
+        r = pc.index_in(_arrow_strings(values), value_set=self._set)
+        return pc.fill_null(r, -1).to_numpy().astype(np.int64, copy=False)
+
+    def flag(self, values: pd.Series, mask: np.ndarray | None = None) -> np.ndarray:
+        """Bool per position: True where some (masked) value maps to it."""
+        if mask is not None:
+            values = values[mask]
+        pos = self.positions(values)
+        out = np.zeros(self.size, dtype=bool)
+        out[pos[pos >= 0]] = True
+        return out

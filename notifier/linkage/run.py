@@ -1,0 +1,75 @@
+"""The database edge of 名寄せ: load the roster and residents, run the matcher, store the outcome."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+
+from notifier.ingest.load import load_source
+from notifier.linkage.match import RESIDENT_COLUMNS, ROSTER_COLUMNS, LinkResult, link_roster
+from notifier.models import LinkCandidate, LinkDecision, PupilLink, utcnow
+
+
+@dataclass
+class LinkCounts:
+    roster: int
+    linked: int
+    review: int
+    unlinked: int
+    by_method: dict[str, int]
+
+    def as_dict(self) -> dict:
+        return {"roster": self.roster, "linked": self.linked, "review": self.review,
+                "unlinked": self.unlinked, "by_method": self.by_method}
+
+
+def current_residents(engine: Engine, as_of: date) -> pd.DataFrame:
+    res = load_source(engine, "juminhyo", [*RESIDENT_COLUMNS, "removed_on"])
+    current = res["removed_on"].isna() | (res["removed_on"] > pd.Timestamp(as_of))
+    return res[current].drop(columns="removed_on")
+
+
+def load_decisions(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(LinkDecision.pupil_id, LinkDecision.fingerprint, LinkDecision.decision,
+                                   LinkDecision.atena_no, LinkDecision.decided_at, LinkDecision.id)).all()
+    df = pd.DataFrame(rows, columns=["pupil_id", "fingerprint", "decision", "atena_no", "decided_at", "id"])
+    return df.sort_values(["decided_at", "id"])
+
+
+def run_linkage(engine: Engine, as_of: date) -> tuple[LinkResult, LinkCounts]:
+    roster = load_source(engine, "gakureibo", ROSTER_COLUMNS)
+    result = link_roster(roster, current_residents(engine, as_of), load_decisions(engine), as_of=as_of)
+    store_result(engine, result)
+    links = result.links
+    counts = LinkCounts(roster=len(links), linked=int((links["status"] == "linked").sum()),
+                        review=int((links["status"] == "review").sum()),
+                        unlinked=int((links["status"] == "unlinked").sum()),
+                        by_method={k: int(v) for k, v in links.loc[links["status"] == "linked", "method"]
+                                   .value_counts().items()})
+    return result, counts
+
+
+def store_result(engine: Engine, result: LinkResult) -> None:
+    now = utcnow()
+    links = result.links.assign(linked_at=now)
+    links["score"] = links["score"].astype(object).where(links["score"].notna(), None)
+    links["atena_no"] = links["atena_no"].astype(object).where(links["atena_no"].notna(), None)
+    with engine.begin() as conn:
+        conn.execute(delete(LinkCandidate))
+        conn.execute(delete(PupilLink))
+        if len(links):
+            conn.execute(PupilLink.__table__.insert(), links[["pupil_id", "atena_no", "status", "method", "score",
+                                                              "fingerprint", "linked_at"]].to_dict("records"))
+        if len(result.candidates):
+            conn.execute(LinkCandidate.__table__.insert(), result.candidates.to_dict("records"))
+
+
+def confirmed_links(engine: Engine) -> pd.DataFrame:
+    """pupil_id → atena_no for linked roster rows (the input of the household table)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(PupilLink.pupil_id, PupilLink.atena_no).where(PupilLink.status == "linked")).all()
+    return pd.DataFrame(rows, columns=["pupil_id", "atena_no"])

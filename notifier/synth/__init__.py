@@ -1,0 +1,68 @@
+"""Synthetic city exports for tests, demos and benchmarks (no real personal data).
+
+``generate(scale, seed, out)`` writes every file of the data contract (data-contract.md) with the
+contract's Japanese headers, plus ``consent.csv``, into ``out``, and truth files into ``out/_truth``
+(read by tests only, never by the service):
+
+* ``roster_links.csv`` — 児童生徒番号, 宛名番号 (the true current resident, blank if none), case
+  (current, moved_away, past_pupil, namesake, twin, blank_birth, kana_variant, address_moved: the
+  hardest one applies), flags (every difficulty, ``;``-joined), removed_atena_no (the juminhyo row of
+  a pupil who moved away, whose 宛名番号 is blank because they are no longer a resident).
+* ``rule_matches.csv`` — as_of, rule_id, 世帯番号, match_with_tax, match_without_tax (1/0), only rows
+  where at least one is 1, from the naive reference (reference.py) on the clean data.
+* ``dirt.json`` — every dirt rate (dirt.DIRT_RATES) and the count applied; the file encodings.
+* ``summary.json`` — counts per file, roster cases and rule matches per truth date.
+* ``gaiji.csv`` — this city's 外字 table (private-use code point → standard character).
+* ``clean/<source>.parquet`` — the clean frames: canonical field names of notifier.ingest.contract,
+  values as a perfect importer would store them. Dates and months are datetime64 (NaT = blank;
+  months are the first of the month), fiscal years and amounts are ints, flags are bools, sex is
+  1/2, grade is 1–9, 続柄 is canonical (子, never 長男), datetimes are naive JST. Kana and names are
+  as the source system holds them (half-width, hiragana, 外字 included: that is content). The CSV rows
+  are these rows in the same order, except that exact duplicate rows follow their original in the
+  files of dirt.DUPLICATE_FILES.
+
+Dates: the export date ``as_of`` defaults to 2026-11-01; data is as of that day. Truth dates must be
+on or before it; the defaults are 2026-02-15 (FY2025), 2026-05-10 and 2026-11-01 (FY2026), spanning
+the fiscal-year boundary. Pupils whose household moved away left before the first truth date, so a
+linker that does or does not link them to their removed juminhyo row gets the same rule results.
+"""
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+from .city import IZUMI_TABLE, RESIDENTS, build_city
+from .dirt import DIRT_RATES
+from .writer import truth_matches, write_city
+
+AS_OF = date(2026, 11, 1)
+DEFAULT_TRUTH_DATES = (date(2026, 2, 15), date(2026, 5, 10), date(2026, 11, 1))
+SCALES = tuple(RESIDENTS)
+
+__all__ = ["generate", "AS_OF", "DEFAULT_TRUTH_DATES", "SCALES", "IZUMI_TABLE", "DIRT_RATES"]
+
+
+def generate(scale: str, seed: int, out: Path, truth_dates: list[date] | None = None, *,
+             as_of: date = AS_OF) -> dict:
+    """Write a synthetic city to ``out`` and return a summary (rows per file, matches, seconds).
+
+    Same scale, seed, dates → byte-identical files. ``scale``: tiny (~300 residents), small
+    (~20,000) or izumi (~185,000, mission.md's table).
+    """
+    dates = sorted(set(truth_dates or DEFAULT_TRUTH_DATES))
+    late = [d for d in dates if d > as_of]
+    if late:
+        raise ValueError(f"truth dates after the export date {as_of}: {', '.join(map(str, late))}")
+    seconds = {}
+    t = time.perf_counter()
+    city = build_city(scale, seed, as_of, dates)
+    seconds["build"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    truth = truth_matches(city, dates)
+    seconds["reference"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    summary = write_city(city, Path(out), truth, seconds)
+    seconds["write"] = round(time.perf_counter() - t, 2)
+    seconds["total"] = round(sum(seconds.values()), 2)
+    return summary

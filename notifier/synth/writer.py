@@ -1,0 +1,215 @@
+"""Write the synthetic city as the city would export it: contract headers, dirt, encodings, truth files."""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from notifier.ingest.contract import SOURCES, Column
+
+from . import dirt, names
+from .city import City, _stream
+
+# consent.csv is in data-contract.md but not (yet) in contract.SOURCES.
+CONSENT_COLUMNS = (
+    Column("宛名番号", "atena_no", "id", True),
+    Column("種別", "kind", "code", True, ("同意", "撤回")),
+    Column("同意範囲", "scope", "code", True, ("notify", "notify;tax")),
+    Column("取得日時", "granted_at", "datetime", True),
+    Column("チャネル", "channel", "code", True, ("窓口", "CSW")),
+    Column("職員ID", "staff_id", "text", True),
+)
+GRADE_NAMES = np.array(["", "小1", "小2", "小3", "小4", "小5", "小6", "中1", "中2", "中3"], dtype=object)
+_FW_ALNUM = str.maketrans("0123456789AB", "０１２３４５６７８９ＡＢ")
+
+
+def columns_of(name: str) -> tuple[Column, ...]:
+    return CONSENT_COLUMNS if name == "consent" else SOURCES[name].columns
+
+
+def file_of(name: str) -> str:
+    return "consent.csv" if name == "consent" else SOURCES[name].file
+
+
+def _strings(v: pd.Series) -> np.ndarray:
+    arr = v.to_numpy(dtype=object)
+    out = np.array(["" if (x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA) else str(x)
+                    for x in arr], dtype=object)
+    return out
+
+
+class _Renderer:
+    def __init__(self, rng: np.random.Generator, counts: dict[str, int]):
+        self.rng = rng
+        self.counts = counts
+
+    def _pick(self, key: str, eligible: np.ndarray) -> np.ndarray:
+        sel = eligible & (self.rng.random(len(eligible)) < dirt.rate(key))
+        self.counts[key] = self.counts.get(key, 0) + int(sel.sum())
+        return sel
+
+    def column(self, name: str, col: Column, v: pd.Series, frame: pd.DataFrame) -> np.ndarray:
+        kind = col.kind
+        n = len(v)
+        if kind == "date":
+            d = v.to_numpy().astype("datetime64[D]")
+            out = dirt.iso_dates(pd.Series(v.to_numpy().astype("datetime64[s]"))).to_numpy(dtype=object)
+            sel = self._pick("date.alt_format", ~np.isnat(d))
+            forms = np.array(dirt.DATE_FORMS)[self.rng.integers(0, len(dirt.DATE_FORMS), n)]
+            if sel.any():
+                out[sel] = dirt.format_dates(d[sel], forms[sel])
+            return out
+        if kind == "month":
+            d = v.to_numpy().astype("datetime64[D]")
+            out = pd.Series(v.to_numpy().astype("datetime64[s]")).dt.strftime("%Y-%m").to_numpy(dtype=object)
+            sel = self._pick("month.alt_format", ~np.isnat(d))
+            forms = np.where(self.rng.random(n) < 0.5, "compact", "era")
+            if sel.any():
+                out[sel] = dirt.format_months(d[sel], forms[sel])
+            return out
+        if kind == "datetime":
+            return pd.Series(v.to_numpy().astype("datetime64[s]")).dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)
+        if kind == "fy":
+            y = v.to_numpy().astype(np.int64)
+            out = y.astype(str).astype(object)
+            sel = self._pick("fy.era", np.ones(n, dtype=bool))
+            if sel.any():
+                out[sel] = dirt.fy_era(y[sel], self.rng.random(sel.sum()) < 0.5)
+            return out
+        if kind == "int":
+            isna = v.isna().to_numpy()
+            vals = np.where(isna, 0, v.fillna(0).to_numpy()).astype(np.int64)
+            out = np.where(isna, "", vals.astype(str)).astype(object)
+            sel = self._pick("number.comma", ~isna & (vals >= 1000))
+            if sel.any():
+                out[sel] = dirt.comma(vals[sel])
+            sel = self._pick("number.fullwidth", ~isna)
+            if sel.any():
+                out[sel] = dirt.fullwidth_digits(out[sel])
+            return out
+        if kind == "sex":
+            s = v.to_numpy().astype(np.int64)
+            out = s.astype(str).astype(object)
+            if name == "gakureibo":
+                sel = self._pick("sex.kanji", np.ones(n, dtype=bool))
+                out[sel] = np.where(s[sel] == 1, "男", "女")
+            return out
+        if kind == "grade":
+            g = v.to_numpy().astype(np.int64)
+            out = GRADE_NAMES[g].copy()
+            sel = self._pick("grade.numeric", np.ones(n, dtype=bool))
+            out[sel] = g[sel].astype(str)
+            return out
+        if kind == "relation":
+            out = _strings(v)
+            alt = frame["_relation_alt"].to_numpy(dtype=object) if "_relation_alt" in frame else None
+            if alt is not None:
+                sel = self._pick("relation.ordinal", (out == "子") & (alt != ""))
+                out[sel] = alt[sel]
+            return out
+        if kind == "handbook_grade":
+            out = _strings(v)
+            sel = self._pick("handbook_grade.fullwidth", np.ones(n, dtype=bool))
+            out[sel] = [s.translate(_FW_ALNUM) for s in out[sel]]
+            return out
+        if kind == "flag":
+            b = v.fillna(False).to_numpy().astype(bool)
+            out = np.where(b, "有", "無").astype(object)
+            sel = self._pick("flag.blank_for_no", ~b)
+            out[sel] = ""
+            return out
+        out = _strings(v)
+        if kind == "id" and name in dirt.FULLWIDTH_ID_FILES and col.field == "atena_no":
+            sel = self._pick("id.fullwidth", out != "")
+            if sel.any():
+                out[sel] = dirt.fullwidth_digits(out[sel])
+        return out
+
+    def frame(self, name: str, clean: pd.DataFrame) -> pd.DataFrame:
+        cols = columns_of(name)
+        data = {c.header: self.column(name, c, clean[c.field], clean) for c in cols}
+        out = pd.DataFrame(data)
+        if name in dirt.DUPLICATE_FILES and len(out):
+            dup = self.rng.random(len(out)) < dirt.rate("duplicate_rows")
+            self.counts[f"duplicate_rows.{name}"] = int(dup.sum())
+            order = np.concatenate([np.arange(len(out)), np.flatnonzero(dup)])
+            pos = np.concatenate([np.arange(len(out)) * 2, np.flatnonzero(dup) * 2 + 1])
+            out = out.iloc[order[np.argsort(pos, kind="stable")]].reset_index(drop=True)
+        return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path, encoding: str) -> None:
+    # CP932 files come from Windows-era systems: CRLF; an unencodable character is an error here
+    newline = "\r\n" if encoding == "cp932" else "\n"
+    text = frame.to_csv(index=False, lineterminator=newline, quoting=csv.QUOTE_MINIMAL)
+    path.write_bytes(text.encode(encoding, errors="strict") if encoding != "utf-8-sig"
+                     else text.encode("utf-8-sig"))
+
+
+def write_city(city: City, out: Path, truth: dict, seconds: dict) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    tdir = out / "_truth"
+    (tdir / "clean").mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    r = _Renderer(_stream(city.seed, "render"), counts)
+    rows = {}
+    for name in list(SOURCES) + ["consent"]:
+        clean = city.frames[name]
+        rendered = r.frame(name, clean)
+        enc = dirt.FILE_ENCODINGS.get(name, dirt.DEFAULT_ENCODING)
+        write_csv(rendered, out / file_of(name), enc)
+        rows[name] = len(rendered)
+        data_cols = [c for c in clean.columns if not c.startswith("_")]
+        clean[data_cols].to_parquet(tdir / "clean" / f"{name}.parquet", index=False)
+
+    links = city.links.rename(columns={"pupil_id": "児童生徒番号", "atena_no": "宛名番号"})
+    links.to_csv(tdir / "roster_links.csv", index=False, lineterminator="\n")
+    matches = truth["matches"]
+    matches.to_csv(tdir / "rule_matches.csv", index=False, lineterminator="\n")
+    pd.DataFrame({"外字": list(names.GAIJI), "code_point": [f"U+{ord(c):04X}" for c in names.GAIJI],
+                  "標準字": list(names.GAIJI.values())}).to_csv(tdir / "gaiji.csv", index=False, lineterminator="\n")
+    all_counts = dict(sorted({**city.content_dirt, **counts}.items()))
+    (tdir / "dirt.json").write_text(json.dumps({
+        "rates": dirt.DIRT_RATES,
+        "counts": all_counts,
+        "encodings": {file_of(n): dirt.FILE_ENCODINGS.get(n, dirt.DEFAULT_ENCODING) for n in list(SOURCES) + ["consent"]},
+        "duplicate_files": list(dirt.DUPLICATE_FILES),
+        "fullwidth_id_files": list(dirt.FULLWIDTH_ID_FILES),
+    }, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    summary = {
+        "scale": city.scale, "seed": city.seed, "as_of": city.as_of.isoformat(),
+        "truth_dates": [d.isoformat() for d in truth["dates"]],
+        "residents_current": int(city.people["removed_on"].isna().sum()),
+        "households_current": int((~city.households["removed"]).sum()),
+        "rows": rows,
+        "roster_cases": {k: int(v) for k, v in city.links["case"].value_counts().sort_index().items()},
+        "rule_matches": truth["counts"],
+    }
+    # timings are not part of the files (they would break byte-identical output)
+    (tdir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    summary["seconds"] = seconds
+    return summary
+
+
+def truth_matches(city: City, dates: list[date]) -> dict:
+    """rule_matches.csv rows and per-date counts, from the naive reference on the clean frames."""
+    from .reference import evaluate
+    links = city.links[["pupil_id", "atena_no"]]
+    res = evaluate(city.frames, links, dates)
+    rows = []
+    counts = {}
+    for d in dates:
+        w, wo = res[(d, True)], res[(d, False)]
+        counts[d.isoformat()] = {}
+        for rule in w:
+            mw = {h for h, c in w[rule].items() if all(c)}
+            mo = {h for h, c in wo[rule].items() if all(c)}
+            counts[d.isoformat()][rule] = {"with_tax": len(mw), "without_tax": len(mo)}
+            for h in sorted(mw | mo):
+                rows.append((d.isoformat(), rule, h, int(h in mw), int(h in mo)))
+    df = pd.DataFrame(rows, columns=["as_of", "rule_id", "世帯番号", "match_with_tax", "match_without_tax"])
+    return {"matches": df, "counts": counts, "dates": dates, "clauses": res}

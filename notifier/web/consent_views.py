@@ -1,0 +1,258 @@
+"""Staff consent pages (同意の管理): find a household, see each member's consent state and history,
+record consents taken at the counter or by a CSW, written-request withdrawals, and undo wrong LINE links.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import case, func, select
+
+from notifier import audit, db
+from notifier.consent import service as consent
+from notifier.line import accounts
+from notifier.models import ConsentEvent, ConsentText, LineAccount, utcnow
+from notifier.models.sources import SOURCE_TABLES
+from notifier.timeutil import JST
+from notifier.web import require_roles
+
+bp = Blueprint("consents", __name__, url_prefix="/consents")
+
+SEARCH_KINDS = {"atena": "宛名番号", "setai": "世帯番号"}
+SCOPE_LABELS = {"notify": "お知らせ", "tax": "課税情報の確認"}
+ACTION_LABELS = {"grant": "同意", "withdraw": "撤回"}
+CHANNEL_LABELS = {"LINE": "LINE（トーク）", "LIFF": "LINE（同意ページ）", "窓口": "窓口", "CSW": "CSW",
+                  "職員": "職員（書面による申出）"}
+# What staff can record: a consent given in person (counter, CSW visit), or a withdrawal, which may
+# also arrive as a written request handled by staff.
+SCOPE_CHOICES = {"notify": ("お知らせの送付", ["notify"]),
+                 "notify,tax": ("お知らせの送付と課税情報の確認", ["notify", "tax"]),
+                 "tax": ("課税情報の確認のみ", ["tax"])}
+CHANNEL_CHOICES = {"窓口": "窓口", "CSW": "CSW（地域福祉コーディネーター）",
+                   "職員": "職員（書面による撤回の申出）"}
+GRANT_CHANNELS = ("窓口", "CSW")
+DATETIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S")
+REFERENCE_MAX = 128
+REASON_MAX = 200
+
+
+def _digits(raw: str | None) -> str:
+    return unicodedata.normalize("NFKC", raw or "").strip()
+
+
+def _now_jst_text() -> str:
+    return datetime.now(timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+def parse_jst(raw: str) -> datetime | None:
+    """A date-time typed in Japan time → naive UTC, or None when it cannot be read."""
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw or "").strip())
+    for fmt in DATETIME_FORMATS:
+        try:
+            local = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return local.replace(tzinfo=JST).astimezone(timezone.utc).replace(tzinfo=None)
+    return None
+
+
+# --- reading -------------------------------------------------------------------------------------
+def find_household(session, number: str, kind: str) -> str | None:
+    t = SOURCE_TABLES["juminhyo"]
+    if kind == "setai":
+        return session.execute(select(t.c.setai_no).where(t.c.setai_no == number).limit(1)).scalar()
+    return consent.household_of(session, number)
+
+
+def household_members(session, setai_no: str) -> list[dict]:
+    """Current members (head of household first, then by birth date)."""
+    t = SOURCE_TABLES["juminhyo"]
+    rows = session.execute(
+        select(t.c.atena_no, t.c.name, t.c.name_kana, t.c.birth_date, t.c.relation)
+        .where(t.c.setai_no == setai_no, t.c.removed_on.is_(None))
+        .order_by(case((t.c.relation == "世帯主", 0), else_=1), t.c.birth_date, t.c.atena_no)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def household_view(session, setai_no: str) -> list[dict]:
+    """Members with their current consent state, full history and LINE accounts."""
+    members = household_members(session, setai_no)
+    atenas = [m["atena_no"] for m in members]
+    history: dict[str, list] = {a: [] for a in atenas}
+    events = session.execute(
+        select(ConsentEvent, ConsentText.version)
+        .outerjoin(ConsentText, ConsentEvent.text_id == ConsentText.id)
+        .where(ConsentEvent.atena_no.in_(atenas))
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())).all() if atenas else []
+    for event, version in events:
+        history[event.atena_no].append({"event": event, "text_version": version})
+    lines: dict[str, list] = {a: [] for a in atenas}
+    if atenas:
+        for account in session.scalars(select(LineAccount).where(LineAccount.atena_no.in_(atenas))
+                                       .order_by(LineAccount.id)):
+            lines[account.atena_no].append(account)
+    for m in members:
+        m["state"] = consent.resident_state(session, m["atena_no"])
+        m["history"] = history[m["atena_no"]]
+        m["line_accounts"] = lines[m["atena_no"]]
+    return members
+
+
+def _render(setai_no: str | None, *, number: str = "", kind: str = "atena", search_error: str | None = None,
+            form: dict | None = None, errors: dict | None = None, unlink_form: dict | None = None,
+            unlink_errors: dict | None = None, via: str | None = None, status: int = 200):
+    s = db.session()
+    members = []
+    if setai_no:
+        members = household_view(s, setai_no)
+        audit.record(s, "view_household", target_type="household", target_id=setai_no,
+                     detail={"via": via or "世帯番号"})
+        s.commit()
+    form = form or {}
+    form.setdefault("occurred_at", _now_jst_text())
+    return render_template(
+        "consents/index.html", setai_no=setai_no, members=members, number=number, kind=kind,
+        search_kinds=SEARCH_KINDS, search_error=search_error, form=form, errors=errors or {},
+        unlink_form=unlink_form or {}, unlink_errors=unlink_errors or {},
+        scope_labels=SCOPE_LABELS, action_labels=ACTION_LABELS, channel_labels=CHANNEL_LABELS,
+        scope_choices=SCOPE_CHOICES, channel_choices=CHANNEL_CHOICES), status
+
+
+@bp.route("/")
+@require_roles("coordinator")
+def index():
+    number = _digits(request.args.get("q"))
+    kind = request.args.get("by") if request.args.get("by") in SEARCH_KINDS else "atena"
+    if not number:
+        if "q" in request.args:
+            return _render(None, kind=kind, search_error=f"{SEARCH_KINDS[kind]}を入力してください。", status=400)
+        return _render(None, kind=kind)
+    if not number.isdigit():
+        return _render(None, number=number, kind=kind,
+                       search_error=f"{SEARCH_KINDS[kind]}は数字で入力してください。", status=400)
+    setai_no = find_household(db.session(), number, kind)
+    if setai_no is None:
+        return _render(None, number=number, kind=kind,
+                       search_error=f"この{SEARCH_KINDS[kind]}の住民記録は見つかりませんでした。番号と種類をご確認ください。",
+                       status=404)
+    return _render(setai_no, number=number, kind=kind, via=SEARCH_KINDS[kind])
+
+
+def _household_url(setai_no: str, anchor: str | None = None) -> str:
+    return url_for("consents.index", by="setai", q=setai_no, _anchor=anchor)
+
+
+def _posted_household() -> tuple[str, list[str]]:
+    setai_no = _digits(request.form.get("setai_no"))
+    if not setai_no:
+        abort(400)
+    members = [m["atena_no"] for m in household_members(db.session(), setai_no)]
+    if not members:
+        abort(404)
+    return setai_no, members
+
+
+def _latest_event_at(session, atena_no: str, scopes: list[str]) -> datetime | None:
+    return session.scalar(select(func.max(ConsentEvent.occurred_at))
+                          .where(ConsentEvent.atena_no == atena_no, ConsentEvent.scope.in_(scopes)))
+
+
+def _jst_text(ts: datetime) -> str:
+    return ts.replace(tzinfo=timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+# --- recording -----------------------------------------------------------------------------------
+@bp.route("/record", methods=["POST"])
+@require_roles("coordinator")
+def record():
+    setai_no, members = _posted_household()
+    form = {key: (request.form.get(key) or "").strip()
+            for key in ("atena_no", "action", "scope", "channel", "occurred_at", "reference")}
+    errors = {}
+    if form["atena_no"] not in members:
+        errors["atena_no"] = "この世帯の住民を選んでください。"
+    if form["action"] not in ACTION_LABELS:
+        errors["action"] = "「同意」または「撤回」を選んでください。"
+    if form["scope"] not in SCOPE_CHOICES:
+        errors["scope"] = "同意の範囲を選んでください。"
+    if form["channel"] not in CHANNEL_CHOICES:
+        errors["channel"] = "受け付けた経路を選んでください。"
+    elif form["action"] == "grant" and form["channel"] not in GRANT_CHANNELS:
+        errors["channel"] = "同意は本人から直接受け付けたもののみ記録できます。「窓口」または「CSW」を選んでください。"
+    occurred = parse_jst(form["occurred_at"])
+    if occurred is None:
+        errors["occurred_at"] = "日時は 2026-04-01 10:30 の形で入力してください（日本時間）。"
+    elif occurred > utcnow() + timedelta(minutes=5):
+        errors["occurred_at"] = "未来の日時は入力できません。受け付けた日時を入力してください。"
+    if len(form["reference"]) > REFERENCE_MAX:
+        errors["reference"] = f"{REFERENCE_MAX}文字以内で入力してください。"
+
+    s = db.session()
+    if not errors:
+        if occurred == utcnow().replace(second=0, microsecond=0):
+            occurred = utcnow()  # "now" typed to the minute: keep the seconds so it follows earlier events
+        later = _latest_event_at(s, form["atena_no"], SCOPE_CHOICES[form["scope"]][1])
+        if later is not None and later.replace(second=0, microsecond=0) <= occurred < later:
+            occurred = later  # the same minute as typed: the order of recording decides
+        if later is not None and occurred < later:
+            # The latest statement wins: a back-dated entry would be recorded yet change nothing.
+            errors["occurred_at"] = (f"この日時より後の同意・撤回がすでに記録されています（最新：{_jst_text(later)}）。"
+                                     "受け付けた日時をご確認ください。")
+    if not errors:
+        scopes = SCOPE_CHOICES[form["scope"]][1]
+        grant, withdraw = (scopes, []) if form["action"] == "grant" else ([], scopes)
+        try:
+            rows = consent.record(s, form["atena_no"], grant=grant, withdraw=withdraw, channel=form["channel"],
+                                  occurred_at=occurred, staff_id=g.user.username,
+                                  reference=form["reference"] or None)
+        except consent.ConsentError as exc:
+            errors["scope"] = str(exc)
+        else:
+            if not rows:
+                errors["scope"] = "撤回できる同意がありません。現在の同意の状態をご確認ください。"
+    if errors:
+        s.rollback()
+        return _render(setai_no, form=form, errors=errors, status=400)
+    audit.record(s, "consent_change", target_type="resident", target_id=form["atena_no"],
+                 detail={"setai_no": setai_no, "action": form["action"],
+                         "scopes": [r.scope for r in rows], "channel": form["channel"],
+                         "events": [r.id for r in rows]})
+    s.commit()
+    flash(f"宛名番号 {form['atena_no']} の{ACTION_LABELS[form['action']]}を記録しました。", "success")
+    return redirect(_household_url(setai_no, f"member-{form['atena_no']}"))
+
+
+@bp.route("/unlink", methods=["POST"])
+@require_roles("coordinator")
+def unlink():
+    setai_no, members = _posted_household()
+    s = db.session()
+    account_id = request.form.get("account_id", type=int)
+    account = s.get(LineAccount, account_id) if account_id else None
+    if account is None or account.atena_no not in members:
+        abort(404)
+    reason = (request.form.get("reason") or "").strip()
+    withdraw = request.form.get("consent") == "withdraw"
+    error = None
+    if not reason:
+        error = "解除の理由を入力してください（例：別の方の申請IDで連携されていたため）。"
+    elif len(reason) > REASON_MAX:
+        error = f"{REASON_MAX}文字以内で入力してください。"
+    if error:
+        return _render(setai_no, unlink_form={"account_id": account.id, "reason": reason,
+                                               "consent": request.form.get("consent", "keep")},
+                       unlink_errors={account.id: error}, status=400)
+    atena = account.atena_no
+    accounts.unlink(s, account, actor=g.user, reason=reason)
+    if withdraw:
+        rows = consent.record(s, atena, withdraw=["notify"], channel="職員", staff_id=g.user.username,
+                              reference=f"LINE連携解除 {account.id}")
+        if rows:
+            audit.record(s, "consent_change", target_type="resident", target_id=atena,
+                         detail={"setai_no": setai_no, "action": "withdraw", "scopes": [r.scope for r in rows],
+                                 "channel": "職員", "events": [r.id for r in rows], "cause": "unlink"})
+    s.commit()
+    flash(f"宛名番号 {atena} のLINE連携を解除しました。", "success")
+    return redirect(_household_url(setai_no, f"member-{atena}"))

@@ -1,0 +1,79 @@
+"""名寄せ end to end on the database: link run, the review page, decisions that survive re-runs."""
+from __future__ import annotations
+
+import csv
+import json
+
+from sqlalchemy import select
+
+from notifier.models import AuditEvent, LinkDecision, PupilLink
+from tests.factories import create_staff, csrf_token, import_sources, sign_in
+
+RESIDENTS = [
+    {"宛名番号": "0000001", "世帯番号": "100", "氏名": "佐藤 花子", "氏名カナ": "サトウ ハナコ", "生年月日": "1985-05-05",
+     "性別": "2", "続柄": "世帯主", "住所コード": "272191000101"},
+    {"宛名番号": "0000002", "世帯番号": "100", "氏名": "佐藤 悠斗", "氏名カナ": "サトウ ユウト", "生年月日": "2016-06-01",
+     "性別": "1", "続柄": "子", "住所コード": "272191000101"},
+    {"宛名番号": "0000003", "世帯番号": "200", "氏名": "佐藤 悠人", "氏名カナ": "サトウ ユウト", "生年月日": "2016-06-01",
+     "性別": "1", "続柄": "子", "住所コード": "272191000555"},
+    {"宛名番号": "0000004", "世帯番号": "300", "氏名": "田中 一郎", "氏名カナ": "タナカ イチロウ", "生年月日": "2014-01-10",
+     "性別": "1", "続柄": "子", "住所コード": "272191000777"},
+]
+ROSTER = [
+    # Namesake with no address or guardian: must go to review.
+    {"児童生徒番号": "90001", "氏名カナ": "ｻﾄｳ ﾕｳﾄ", "生年月日": "H28.6.1", "性別": "男", "学校コード": "E01",
+     "学校名": "和泉市立第一小学校", "学年": "小4"},
+    # Exact on the four items.
+    {"児童生徒番号": "90002", "氏名カナ": "たなか いちろう", "生年月日": "2014/1/10", "性別": "1", "住所コード": "272191000777",
+     "学校コード": "E01", "学校名": "和泉市立第一小学校", "学年": "小6"},
+    # A pupil who moved away: nobody like them.
+    {"児童生徒番号": "90003", "氏名カナ": "スズキ ケン", "生年月日": "2015-02-02", "性別": "1", "学校コード": "E01",
+     "学校名": "和泉市立第一小学校", "学年": "小6"},
+]
+
+
+def test_link_run_review_and_decisions_that_survive_reruns(app, client, db_session, tmp_path, runner):
+    import_sources(app, tmp_path / "d", {"juminhyo": RESIDENTS, "gakureibo": ROSTER})
+    result = runner.invoke(args=["link", "run", "--as-of", "2026-11-01", "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)
+    assert (counts["linked"], counts["review"], counts["unlinked"]) == (1, 1, 1)
+
+    coordinator = create_staff(db_session, "coord", ["coordinator"])
+    sign_in(client, db_session, coordinator)
+    page = client.get("/linkage/review").get_data(as_text=True)
+    assert "90001" in page
+    page = client.get("/linkage/review/90001").get_data(as_text=True)
+    assert "0000002" in page and "0000003" in page and "サトウ ハナコ" in page
+    token = csrf_token(client, "/linkage/review/90001")
+    resp = client.post("/linkage/review/90001", data={"decision": "confirm", "atena_no": "0000003", "csrf_token": token})
+    assert resp.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(PupilLink, "90001").atena_no == "0000003"
+    assert db_session.scalars(select(LinkDecision)).one().decision == "confirm"
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "link_decision")).one().target_id == "90001"
+
+    # Re-import the same roster and re-run: the decision is reused.
+    import_sources(app, tmp_path / "d2", {"juminhyo": RESIDENTS, "gakureibo": ROSTER})
+    runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
+    db_session.expire_all()
+    link = db_session.get(PupilLink, "90001")
+    assert (link.atena_no, link.method) == ("0000003", "manual")
+
+    out = tmp_path / "links.csv"
+    assert runner.invoke(args=["link", "export", "--out", str(out)]).exit_code == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert rows[0].keys() == {"児童生徒番号", "宛名番号", "method", "score"}
+    by_id = {r["児童生徒番号"]: r for r in rows}
+    assert by_id["90002"]["宛名番号"] == "0000004" and by_id["90002"]["method"] == "exact"
+    assert by_id["90003"]["宛名番号"] == ""
+
+
+def test_a_forged_candidate_is_refused(app, client, db_session, tmp_path, runner):
+    import_sources(app, tmp_path / "d", {"juminhyo": RESIDENTS, "gakureibo": ROSTER})
+    runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
+    coordinator = create_staff(db_session, "coord", ["coordinator"])
+    sign_in(client, db_session, coordinator)
+    token = csrf_token(client, "/linkage/review/90001")
+    resp = client.post("/linkage/review/90001", data={"decision": "confirm", "atena_no": "0000004", "csrf_token": token})
+    assert resp.status_code == 400
