@@ -147,7 +147,8 @@ def demo(port: int, no_serve: bool) -> None:
 # Command groups owned by other modules register themselves on `main` when imported.
 def _load_command_modules() -> None:
     import importlib
-    for module in ("notifier.ingest.cli", "notifier.consent.cli", "notifier.linkage.cli"):
+    for module in ("notifier.ingest.cli", "notifier.consent.cli", "notifier.linkage.cli",
+                   "notifier.eligibility.cli"):
         importlib.import_module(module)
     from notifier.line.sim.cli import line_sim_command
     main.add_command(line_sim_command)

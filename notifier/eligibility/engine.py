@@ -39,7 +39,12 @@ from .rules import Leaf, Node, Rule, RuleError
 class EvaluationResult:
     """Everything one evaluation run produces (as_of = the household table's date).
 
-    matches: rule_id, rule_hash, setai_no, reasons (JSON-able list of dicts, see `reason` below).
+    matches: rule_id, rule_hash, setai_no, reasons. reasons is a JSON-able list, one dict per leaf
+        that explains the match, in rule order: criterion, key ("receives(jido_fuyo_teate)", "not
+        receives(seikatsu_hogo)"), label, negated, path ("criteria.all[3].any[0]"), note (the
+        clause's note), params (resolved for as_of), sensitivity (classes the values reveal), values
+        (the household's values that made it hold; {} for negated leaves). Staff only — never for
+        messages; hide `values` of entries whose sensitivity the viewer may not see.
     counts: one row per rule (index rule_id): rule_hash, effective, households, matches,
         not_evaluated_no_tax_consent, matches_with_notify, matches_with_tax_consent, sensitivity.
     breakdown: one row per rule leaf: rule_id, path, criterion, key, label, description, note, negated,
@@ -176,12 +181,10 @@ def _reasons(rule: Rule, leaf_of, match: np.ndarray, table: HouseholdTable) -> l
                 "note": ref.note,
                 "params": {k: _jsonable(v) for k, v in lv.params.items()},
                 "sensitivity": list(crit.sensitivity_for(lv.params))}
-        if negated:
-            records = [{}] * len(pos)
-        else:
-            values = lv.result.explain(pos)
-            names = list(values)
-            records = [dict(zip(names, row)) for row in zip(*(values[k] for k in names))]
+        values = {} if negated else lv.result.explain(pos)
+        names = list(values)
+        records = [dict(zip(names, row)) for row in zip(*(values[k] for k in names))] \
+            if names else [{} for _ in pos]
         for s, rec in zip(slot[pos].tolist(), records):
             per_household[s].append({**base, "values": rec})
     return per_household

@@ -78,9 +78,9 @@ def jido_until_fy(birth: pd.Series) -> np.ndarray:
 
 
 def is_jido(birth: pd.Series, d: dt.date) -> np.ndarray:
-    """True for a person born on or before d who is still a 児童 on d (d ≤ that March 31)."""
-    born = (birth <= as_timestamp(d)).to_numpy(dtype=bool, na_value=False)
-    return born & (fiscal_year(d) <= jido_until_fy(birth))
+    """True while d ≤ that March 31 (rules.md, read literally: a resident of the snapshot born after
+    d — only possible when evaluating a past date — counts too). False for a blank birth date."""
+    return fiscal_year(d) <= jido_until_fy(birth)
 
 
 def active(start: pd.Series, end: pd.Series, d: dt.date) -> np.ndarray:

@@ -13,6 +13,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class StructuralError(Exception):
@@ -80,6 +82,23 @@ def text_masks(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         garbled[suspicious] = garbled_text_mask(s[suspicious]).to_numpy()
         private[suspicious] = private_use_mask(s[suspicious]).to_numpy()
     return pd.Series(garbled, index=s.index), pd.Series(private, index=s.index)
+
+
+def extract(s: pd.Series, pattern: str) -> pd.DataFrame:
+    """`Series.str.extract` run by pyarrow's RE2, about ten times faster than pandas' Python fallback.
+
+    Named groups only; a group that did not take part in the match, or a value that did not match,
+    is NaN. RE2 syntax: no lookaround or backreferences.
+    """
+    arr = pa.array(s.astype("str").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    found = pc.extract_regex(arr, pattern)
+    out = {}
+    for i, f in enumerate(found.type):
+        col = pd.Series(pd.array(found.field(i), dtype="str"), index=s.index)
+        out[f.name] = col.mask(col.eq("") | found.is_null().to_numpy(zero_copy_only=False))
+    return pd.DataFrame(out, index=s.index)
 
 
 def nfkc(s: pd.Series) -> pd.Series:

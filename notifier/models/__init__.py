@@ -5,7 +5,9 @@ from notifier.models.audit import AuditEvent
 from notifier.models.consent import ConsentEvent, ConsentText
 from notifier.models.line import LineAccount, LinkAttempt, WebhookEvent
 from notifier.models.linkage import LinkCandidate, LinkDecision, PupilLink
+from notifier.models.rules import EligibilityMatch, EligibilityRun, RuleVersion
 from notifier.models.sources import SOURCE_TABLES, ImportRun, QuarantineRow
 
 __all__ = ["Base", "utcnow", "Role", "StaffUser", "StaffRole", "AuditEvent", "SOURCE_TABLES", "ImportRun", "QuarantineRow", "PupilLink", "LinkCandidate", "LinkDecision",
-           "ConsentEvent", "ConsentText", "LineAccount", "LinkAttempt", "WebhookEvent"]
+           "ConsentEvent", "ConsentText", "LineAccount", "LinkAttempt", "WebhookEvent",
+           "EligibilityMatch", "EligibilityRun", "RuleVersion"]

@@ -24,7 +24,7 @@ HOUSEHOLD_TYPES: dict[str, float] = {
     "single_elderly": 0.150,   # one person 65+
     "couple": 0.080,           # couple 25–64 without children at home
     "couple_elderly": 0.140,   # couple 65+
-    "couple_children": 0.187,  # couple with 1–4 children (some adult children still at home)
+    "couple_children": 0.180,  # couple with 1–4 children (some adult children still at home)
     "single_parent": 0.030,    # one parent with children
     "sp_grandparents": 0.011,  # single parent + grandparent(s); either the parent or a grandparent heads
     "three_gen": 0.036,        # couple + children + grandparent(s)

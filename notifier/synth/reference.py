@@ -94,13 +94,26 @@ def _grade(v) -> int | None:
 _CONVERT = {"date": _date, "str": _str, "int": _int, "flag": _flag, "relation": _relation, "grade": _grade}
 
 
+def _values(f: pd.DataFrame, k: str, kind: str) -> list:
+    if k not in f.columns:
+        return [_CONVERT[kind](None)] * len(f)
+    col = f[k]
+    # bulk conversions of the common column types; anything else goes value by value
+    if kind == "date" and col.dtype.kind == "M":
+        return col.to_numpy().astype("datetime64[D]").astype(object).tolist()  # date, or None for NaT
+    if kind == "str":
+        return col.astype("string").fillna("").str.strip().tolist()
+    if kind in ("int", "flag") and col.dtype.kind in "iub":
+        return [bool(v) for v in col.tolist()] if kind == "flag" else col.tolist()
+    return [_CONVERT[kind](v) for v in col.tolist()]
+
+
 def _rows(frames: dict, name: str, fields: dict[str, str]) -> list[dict]:
     """The frame's rows as dicts of plain Python values (only the named fields, converted once)."""
     f = frames.get(name)
     if f is None or len(f) == 0:
         return []
-    cols = {k: [_CONVERT[kind](v) for v in (f[k].tolist() if k in f.columns else [None] * len(f))]
-            for k, kind in fields.items()}
+    cols = {k: _values(f, k, kind) for k, kind in fields.items()}
     keys = list(cols)
     return [dict(zip(keys, vals)) for vals in zip(*cols.values())]
 
@@ -177,10 +190,12 @@ class _Data:
         # only 訪問介護 rows matter; keep their months per person
         self.home_help_months: dict[str, set] = defaultdict(set)
         ks = frames.get("kaigo_service")
-        if ks is not None:
-            for a, kind, m in zip(ks["atena_no"].tolist(), ks["service_kind"].tolist(), ks["service_month"].tolist()):
-                if _str(kind) == "訪問介護":
-                    self.home_help_months[_str(a)].add(_month(m))
+        if ks is not None and len(ks):
+            ks = ks[ks["service_kind"].astype("string").str.strip() == "訪問介護"]
+            months = (ks["service_month"].to_numpy().astype("datetime64[D]").astype(object).tolist()
+                      if ks["service_month"].dtype.kind == "M" else ks["service_month"].tolist())
+            for a, m in zip(_values(ks, "atena_no", "str"), months):
+                self.home_help_months[a].add(_month(m))
         grades = {r["pupil_id"]: r["grade"] for r in _rows(frames, "gakureibo", {"pupil_id": "str", "grade": "grade"})}
         aid: dict[str, list] = defaultdict(list)
         for r in _rows(frames, "shugaku_enjo", {"pupil_id": "str", "fiscal_year": "int", "cancelled_on": "date"}):
@@ -272,7 +287,8 @@ def household_clauses(data: _Data, members: list[dict], d: date,
             if r["care_level"] in ("要介護3", "要介護4", "要介護5") and period_active(r["start_on"], r["end_on"], d):
                 needy.add(a)
     k1 = len(kids) > 0
-    k2 = any(c != m for c in kids for m in needy)
+    # "a member, other than that child": with no child aged 6–17 there is no child to exclude
+    k2 = any(c != m for c in kids for m in needy) if kids else len(needy) > 0
     months = set()
     y, mo = d.year, d.month
     for _ in range(3):

@@ -193,7 +193,10 @@ def record():
     if not errors:
         if occurred == utcnow().replace(second=0, microsecond=0):
             occurred = utcnow()  # "now" typed to the minute: keep the seconds so it follows earlier events
-        later = _latest_event_at(s, form["atena_no"], SCOPE_CHOICES[form["scope"]][1])
+        checked = SCOPE_CHOICES[form["scope"]][1]
+        if form["action"] == "withdraw" and "notify" in checked:
+            checked = ["notify", "tax"]  # withdrawing notify withdraws tax too
+        later = _latest_event_at(s, form["atena_no"], checked)
         if later is not None and later.replace(second=0, microsecond=0) <= occurred < later:
             occurred = later  # the same minute as typed: the order of recording decides
         if later is not None and occurred < later:

@@ -68,8 +68,11 @@ def test_it_keeps_jido_status_until_the_first_march_31_after_reaching_18(born, l
     assert jido([born], last_day + dt.timedelta(days=1)) == [False]
 
 
-def test_a_person_not_yet_born_is_not_a_jido():
-    assert jido(["2026-06-01"], D(2026, 5, 10)) == [False]
+def test_jido_status_reads_rules_md_literally_for_births_after_the_as_of_date():
+    # Only possible when a past date is evaluated against a later snapshot; rules.md has no lower
+    # bound (D ≤ that March 31), and the synthetic city's reference reads it the same way.
+    assert jido(["2026-06-01"], D(2026, 5, 10)) == [True]
+    assert ages(["2026-06-01"], D(2026, 5, 10)) == [-1]
     assert jido([None], D(2026, 5, 10)) == [False]
 
 

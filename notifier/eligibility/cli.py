@@ -1,0 +1,102 @@
+"""`notifier rules load`, `notifier eligibility run`, `notifier eligibility export`."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from notifier.cli import CommandError, emit, main, with_app
+from notifier.linkage.cli import as_of_option, resolve_as_of
+
+
+@main.group("rules", help="The rules database (versioned, approved by a second person).")
+def rules_group() -> None:
+    pass
+
+
+@rules_group.command("load", help="Load YAML rules as new versions (unchanged content → no new version).")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--activate", is_flag=True, help="Approve at once as an audited system action.")
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+def rules_load(directory: Path, activate: bool, as_json: bool) -> None:
+    from notifier import db
+    from notifier.eligibility.dao import load_directory
+    from notifier.eligibility.rules import RuleError
+    try:
+        with db.transaction() as s:
+            outcomes = load_directory(s, directory, actor="cli", activate=activate)
+    except RuleError as exc:
+        raise CommandError("; ".join(exc.errors)) from exc
+    emit({"rules": [o.__dict__ for o in outcomes]}, as_json,
+         [f"{o.rule_id}: 第{o.version}版 {'新規' if o.status == 'new' else '変更なし'}"
+          f"{'（有効）' if o.active else '（承認待ち）'}" for o in outcomes])
+
+
+@main.group("eligibility", help="Evaluate the active rules over every household.")
+def eligibility_group() -> None:
+    pass
+
+
+@eligibility_group.command("run", help="Evaluate active rules; prints per-rule counts.")
+@as_of_option
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+def eligibility_run(as_of, as_json: bool) -> None:
+    from notifier import db
+    from notifier.eligibility.dao import active_rules, store_run
+    from notifier.eligibility.engine import evaluate
+    from notifier.eligibility.pipeline import build_inputs
+    day = resolve_as_of(as_of)
+    s = db.session()
+    pairs = active_rules(s)
+    if not pairs:
+        raise CommandError("no active rules: run `notifier rules load eligibility_rules --activate` first")
+    _sources, _links, table, consents = build_inputs(db.engine(), day)
+    result = evaluate([rule for _v, rule in pairs], table, consents)
+    versions = {rule.id: v.id for v, rule in pairs}
+    run_id = store_run(db.engine(), day, table.n, result, versions, actor="cli")
+    counts = result.counts
+    payload = {"run_id": run_id, "as_of": day.isoformat(), "households": table.n,
+               "rules": {rid: {"matches": int(r["matches"]), "matches_with_notify": int(r["matches_with_notify"]),
+                               "not_evaluated_no_tax_consent": int(r["not_evaluated_no_tax_consent"]),
+                               "effective": bool(r["effective"])}
+                         for rid, r in counts.iterrows()}}
+    lines = [f"{day.isoformat()} 時点、世帯数 {table.n:,}"]
+    for rid, r in counts.iterrows():
+        lines.append(f"  {rid}: 対象 {int(r['matches']):,} 世帯（うち通知の同意あり {int(r['matches_with_notify']):,}）、"
+                     f"税の同意がなく判定できない {int(r['not_evaluated_no_tax_consent']):,}"
+                     + ("" if r["effective"] else "（適用期間外）"))
+    emit(payload, as_json, lines)
+
+
+@eligibility_group.command("export", help="rule_id, rule_version, 世帯番号, reasons of the latest run.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_app
+def eligibility_export(out: Path, as_json: bool) -> None:
+    from notifier import audit, db
+    from notifier.eligibility.dao import latest_run
+    from notifier.eligibility.engine import reason_text
+    from notifier.models import EligibilityMatch, RuleVersion
+    with db.transaction() as s:
+        run = latest_run(s)
+        if run is None:
+            raise CommandError("no eligibility run yet: run `notifier eligibility run` first")
+        rows = s.execute(select(EligibilityMatch.rule_id, RuleVersion.version, EligibilityMatch.setai_no,
+                                EligibilityMatch.reasons)
+                         .join(RuleVersion, RuleVersion.id == EligibilityMatch.rule_version_id)
+                         .where(EligibilityMatch.run_id == run.id)
+                         .order_by(EligibilityMatch.rule_id, EligibilityMatch.setai_no)).all()
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["rule_id", "rule_version", "世帯番号", "reasons"])
+            for rule_id, version, setai_no, reasons in rows:
+                w.writerow([rule_id, version, setai_no, " / ".join(reason_text(r) for r in json.loads(reasons))])
+        audit.record(s, "export", actor="cli", target_type="eligibility_export", target_id=out.name,
+                     detail={"run_id": run.id, "rows": len(rows)})
+    emit({"out": str(out), "rows": len(rows), "run_id": run.id}, as_json,
+         [f"{out} に {len(rows):,} 件を書き出しました（{run.as_of} 時点の判定）。"])

@@ -1,0 +1,133 @@
+"""The rules database and eligibility runs (the database edge of the eligibility engine).
+
+Rule versions are immutable: a load or an edit with new content adds a version that waits for a
+second person's approval; `--activate` approves at once as an audited system action.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from notifier import audit
+from notifier.eligibility.rules import Rule, load_rules, rule_from_json
+from notifier.models import EligibilityMatch, EligibilityRun, RuleVersion, utcnow
+
+
+class RuleApprovalError(ValueError):
+    """Japanese message for staff."""
+
+
+@dataclass
+class LoadOutcome:
+    rule_id: str
+    version: int
+    status: str        # new | unchanged
+    active: bool
+
+
+def dao_latest_version(session: Session, rule_id: str) -> RuleVersion | None:
+    return session.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id)
+                           .order_by(RuleVersion.version.desc()).limit(1)).first()
+
+
+def dao_active_version(session: Session, rule_id: str) -> RuleVersion | None:
+    return session.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id,
+                                                     RuleVersion.status == "active")).first()
+
+
+def add_version(session: Session, rule: Rule, *, actor, note: str | None = None) -> tuple[RuleVersion, bool]:
+    """Store `rule` as a new pending version unless the latest version has the same content."""
+    latest = dao_latest_version(session, rule.id)
+    if latest is not None and latest.content_hash == rule.content_hash:
+        return latest, False
+    # An older pending draft is replaced by this one (it can no longer be approved).
+    session.execute(update(RuleVersion).where(RuleVersion.rule_id == rule.id, RuleVersion.status == "pending")
+                    .values(status="withdrawn", decided_at=utcnow()))
+    label = actor if isinstance(actor, str) else actor.username
+    row = RuleVersion(rule_id=rule.id, version=(latest.version + 1) if latest else 1, name=rule.name,
+                      definition=rule.canonical_json(), content_hash=rule.content_hash, status="pending",
+                      created_by=label, note=note)
+    session.add(row)
+    session.flush()
+    audit.record(session, "rule_change", actor=actor, target_type="rule", target_id=f"{rule.id}@v{row.version}",
+                 detail={"hash": rule.content_hash[:12], "note": note})
+    return row, True
+
+
+def approve(session: Session, version: RuleVersion, *, actor, system: bool = False) -> None:
+    """Activate a pending version; the previous active version is superseded.
+
+    A person cannot approve their own version (the two-person rule); `system` is the audited
+    exception used by `rules load --activate` at installation.
+    """
+    if version.status != "pending":
+        raise RuleApprovalError("承認待ちの版ではありません。")
+    label = actor if isinstance(actor, str) else actor.username
+    if not system and version.created_by == label:
+        raise RuleApprovalError("自分が作成した版は承認できません。別の承認者に依頼してください。")
+    session.execute(update(RuleVersion).where(RuleVersion.rule_id == version.rule_id,
+                                              RuleVersion.status == "active")
+                    .values(status="superseded"))
+    version.status = "active"
+    version.decided_by = label
+    version.decided_at = utcnow()
+    audit.record(session, "rule_approve", actor=actor, target_type="rule",
+                 target_id=f"{version.rule_id}@v{version.version}", detail={"system": system})
+
+
+def reject(session: Session, version: RuleVersion, *, actor, note: str | None = None) -> None:
+    if version.status != "pending":
+        raise RuleApprovalError("承認待ちの版ではありません。")
+    version.status = "rejected"
+    version.decided_by = actor.username
+    version.decided_at = utcnow()
+    audit.record(session, "rule_approve", actor=actor, target_type="rule",
+                 target_id=f"{version.rule_id}@v{version.version}", detail={"rejected": True, "note": note})
+
+
+def load_directory(session: Session, directory: Path, *, actor: str, activate: bool) -> list[LoadOutcome]:
+    outcomes = []
+    for rule in load_rules(directory):
+        row, new = add_version(session, rule, actor=actor)
+        if activate and row.status == "pending":
+            approve(session, row, actor=actor, system=True)
+        outcomes.append(LoadOutcome(rule.id, row.version, "new" if new else "unchanged", row.status == "active"))
+    return outcomes
+
+
+def active_rules(session: Session) -> list[tuple[RuleVersion, Rule]]:
+    rows = session.scalars(select(RuleVersion).where(RuleVersion.status == "active")
+                           .order_by(RuleVersion.rule_id)).all()
+    return [(row, rule_from_json(row.definition, f"{row.rule_id}@v{row.version}")) for row in rows]
+
+
+def store_run(engine: Engine, as_of: date, households: int, result, versions: dict[str, int],
+              actor: str) -> int:
+    """Write the run and all its matches in one transaction (bulk insert)."""
+    counts = result.counts.drop(columns=["sensitivity"], errors="ignore").reset_index()
+    summary = {r["rule_id"]: {k: (int(v) if isinstance(v, (int, bool)) or hasattr(v, "item") else v)
+                              for k, v in r.items() if k != "rule_id"} for r in counts.to_dict("records")}
+    with engine.begin() as conn:
+        run_id = conn.execute(insert(EligibilityRun).values(
+            as_of=as_of, households=households, summary=json.loads(json.dumps(summary, default=str)),
+            actor=actor, started_at=utcnow(), finished_at=utcnow()).returning(EligibilityRun.id)).scalar_one()
+        m = result.matches
+        if len(m):
+            rows = pd.DataFrame({"run_id": run_id, "rule_id": m["rule_id"],
+                                 "rule_version_id": m["rule_id"].map(versions),
+                                 "setai_no": m["setai_no"],
+                                 "reasons": [json.dumps(r, ensure_ascii=False, separators=(",", ":"))
+                                             for r in m["reasons"]]})
+            conn.execute(insert(EligibilityMatch), rows.to_dict("records"))
+    return run_id
+
+
+def latest_run(session: Session) -> EligibilityRun | None:
+    return session.scalars(select(EligibilityRun).order_by(EligibilityRun.id.desc()).limit(1)).first()

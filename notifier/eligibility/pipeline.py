@@ -1,0 +1,34 @@
+"""Assemble the engine's inputs from the database (sources, links, consents) and run it."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from notifier.consent.state import household_state, person_state
+from notifier.households import build_household_table
+from notifier.ingest.load import load_sources
+from notifier.linkage.run import confirmed_links
+from notifier.models import ConsentEvent
+
+ENGINE_SOURCES = None  # every source of the contract
+
+
+def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """setai_no, notify, tax for households whose current members hold the scopes."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope,
+                                   ConsentEvent.action, ConsentEvent.occurred_at)).all()
+    persons = person_state(pd.DataFrame(rows, columns=["id", "atena_no", "scope", "action", "occurred_at"]))
+    current = residents["removed_on"].isna() | (residents["removed_on"] > pd.Timestamp(as_of))
+    return household_state(persons, residents[current]).reset_index()
+
+
+def build_inputs(engine: Engine, as_of: date):
+    sources = load_sources(engine)
+    links = confirmed_links(engine)
+    table = build_household_table(sources, links, as_of)
+    consents = household_consents(engine, sources["juminhyo"], as_of)
+    return sources, links, table, consents
