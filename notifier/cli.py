@@ -163,3 +163,15 @@ def register(app) -> None:
 
 
 _load_command_modules()
+
+
+@main.command("bench", help="Time each pipeline stage on a generated city; prints JSON.")
+@click.option("--scale", type=click.Choice(["tiny", "small", "izumi"]), default="izumi", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--runs", type=int, default=3, show_default=True)
+@click.option("--postgres", default=None, metavar="ADMIN_URL",
+              help="Run on PostgreSQL: a database is created on this server per run and dropped after.")
+@click.option("--naive", is_flag=True, help="Also time benchmarks/naive_rules.py (slow) for the speed ratio.")
+def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool) -> None:
+    from notifier.bench import run_bench
+    click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive), ensure_ascii=False, indent=2))

@@ -549,10 +549,48 @@ def open_family_consultation(table: HouseholdTable) -> CriterionResult:
         pos, relations=table.lists(pos, table.members, m, "relation_norm")))
 
 
+def tax_scope(table: HouseholdTable, consents: pd.DataFrame | None) -> np.ndarray:
+    """Per household position: holds the `tax` scope (households missing from consents do not)."""
+    return scope(table, consents, "tax")
+
+
+def scope(table: HouseholdTable, consents: pd.DataFrame | None, name: str) -> np.ndarray:
+    if consents is None or len(consents) == 0 or name not in consents:
+        return np.zeros(table.n, dtype=bool)
+    held = consents.loc[consents[name].to_numpy(dtype=bool, na_value=False), "setai_no"]
+    pos = table.household_positions(held.astype(str))
+    out = np.zeros(table.n, dtype=bool)
+    out[pos[pos >= 0]] = True
+    return out
+
+
+def evaluate_criterion(table: HouseholdTable, name: str, params: dict | None = None,
+                       consents: pd.DataFrame | None = None) -> tuple[pd.Series, pd.DataFrame]:
+    """One criterion over every household, for staff screens and tests: (holds, values).
+
+    holds: bool Series indexed by setai_no; a criterion reading tax data is False for households
+    without the tax scope in `consents`. values: the explained values of the households it holds
+    for (index setai_no). Raises ValueError for unknown names or bad parameters.
+    """
+    crit = CATALOG[name]
+    full, errors = crit.normalize(params)
+    if errors:
+        raise ValueError("; ".join(f"{p}: {m}" for p, m in errors))
+    resolved = crit.resolve(full, table.as_of)
+    res = crit.evaluate(table, resolved)
+    mask = np.asarray(res.mask, dtype=bool)
+    if crit.reads_tax(resolved):
+        mask = mask & tax_scope(table, consents)
+    pos = np.flatnonzero(mask)
+    values = pd.DataFrame(res.explain(pos), index=table.households.index[pos])
+    return pd.Series(mask, index=table.households.index, name=name), values
+
+
 def catalog_declaration() -> list[dict]:
     """Every criterion as JSON-able data (name, label, params with types/defaults/labels …)."""
     return [c.declaration() for c in CATALOG.values()]
 
 
 __all__ = ["CATALOG", "Criterion", "CriterionResult", "Param", "SENSITIVITY_CLASSES",
-           "SENSITIVITY_LABELS", "catalog_declaration", "criterion", "get"]
+           "SENSITIVITY_LABELS", "catalog_declaration", "criterion", "evaluate_criterion", "get",
+           "scope", "tax_scope"]

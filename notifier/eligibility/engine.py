@@ -27,10 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from notifier.households.frames import PersonIndex
 from notifier.households.table import HouseholdTable
 
-from .catalog import CATALOG, CriterionResult
+from .catalog import CATALOG, CriterionResult, scope
 from .params import ParamError
 from .rules import Leaf, Node, Rule, RuleError
 
@@ -152,14 +151,6 @@ def _jsonable(v):
     return v
 
 
-def _scope(consents: pd.DataFrame | None, households: PersonIndex, col: str) -> np.ndarray:
-    """Per household: holds the consent scope (households missing from `consents` hold none)."""
-    if consents is None or len(consents) == 0 or col not in consents:
-        return np.zeros(households.size, dtype=bool)
-    return households.flag(consents["setai_no"].astype("str"),
-                           consents[col].to_numpy(dtype=bool, na_value=False))
-
-
 def _reasons(rule: Rule, leaf_of, match: np.ndarray, table: HouseholdTable) -> list[list[dict]]:
     """Reasons per matching household (in household order), built leaf by leaf."""
     collected: list = []
@@ -183,10 +174,9 @@ def _reasons(rule: Rule, leaf_of, match: np.ndarray, table: HouseholdTable) -> l
                 "sensitivity": list(crit.sensitivity_for(lv.params))}
         values = {} if negated else lv.result.explain(pos)
         names = list(values)
-        records = [dict(zip(names, row)) for row in zip(*(values[k] for k in names))] \
-            if names else [{} for _ in pos]
-        for s, rec in zip(slot[pos].tolist(), records):
-            per_household[s].append({**base, "values": rec})
+        rows = zip(*(values[k] for k in names)) if names else (() for _ in pos)
+        for s, row in zip(slot[pos].tolist(), rows):
+            per_household[s].append({**base, "values": dict(zip(names, row))})
     return per_household
 
 
@@ -200,10 +190,9 @@ def evaluate(rules: Iterable[Rule], table: HouseholdTable, consents: pd.DataFram
     pass False for a staff preview of a rule before its start date.
     """
     index = table.households.index
-    households = PersonIndex(pd.Series(index, dtype="str"))
-    tax_scope = _scope(consents, households, "tax")
-    notify = _scope(consents, households, "notify")
-    cache = _Cache(table, tax_scope)
+    taxed = scope(table, consents, "tax")
+    notify = scope(table, consents, "notify")
+    cache = _Cache(table, taxed)
     match_frames, ne_frames, count_rows, leaf_rows = [], [], [], []
     for rule in rules:
         effective = rule.is_effective(table.as_of)
@@ -223,7 +212,7 @@ def evaluate(rules: Iterable[Rule], table: HouseholdTable, consents: pd.DataFram
             "households": table.n, "matches": int(true.sum()),
             "not_evaluated_no_tax_consent": int(unknown.sum()),
             "matches_with_notify": int((true & notify).sum()),
-            "matches_with_tax_consent": int((true & tax_scope).sum()),
+            "matches_with_tax_consent": int((true & taxed).sum()),
             "sensitivity": list(rule.sensitivity),
         })
         pos = np.flatnonzero(true)

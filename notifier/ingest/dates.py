@@ -163,7 +163,8 @@ def _datetimes(text: pd.Series) -> pd.Series:
 
 def _datetimes_slow(text: pd.Series) -> pd.Series:
     m = extract(text, _DATETIME_RE)
-    h, mi, sec = _num(m["h"], m["hj"]).fillna(0), _num(m["mi"], m["mij"]).fillna(0), _num(m["s"], m["sj"]).fillna(0)
+    h, mi = _num(m["h"], m["hj"]).fillna(0), _num(m["mi"], m["mij"]).fillna(0)
+    sec = m["s"].fillna(m["sj"]).astype("float64").fillna(0)  # may carry a fraction (15.25)
     valid = (h < 24) & (mi < 60) & (sec < 60)
     tz = m["tz"].fillna("+09:00").replace("Z", "+00:00").str.replace(":", "")
     offset = _num(tz.str[1:3]) * 60 + _num(tz.str[3:5])

@@ -1,13 +1,11 @@
-"""Raw export bytes → a frame of strings: encoding detection, CSV parsing, and the text checks that go with it.
+"""Raw export bytes → a frame of strings (encoding, CSV, line numbers), with the text checks and errors of decoding.
 
-Also home to the errors the parsing layer reports (`StructuralError` for a whole file,
-`QuarantineRow` for one cell) and `parse_distinct`, which every value parser uses.
+Also the column helpers every parser shares: work once per distinct value, RE2 extraction, NFKC.
 """
 from __future__ import annotations
 
 import csv
 import io
-import re
 import unicodedata
 from typing import Callable, NamedTuple
 
@@ -168,15 +166,15 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     return first
 
 
-def _parse_fast(text: str) -> tuple[pd.DataFrame, np.ndarray] | None:
+def _parse_fast(body: bytes) -> tuple[pd.DataFrame, np.ndarray] | None:
     """pyarrow's reader: ~3x faster than pandas' C engine, but reports no line numbers and skips empty lines."""
     try:
-        frame = pd.read_csv(io.StringIO(text), engine="pyarrow", header=None, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.BytesIO(body), engine="pyarrow", header=None, dtype=str, keep_default_na=False)
     except Exception:  # any parse trouble: the careful reader explains it with a line number
         return None
     # Each record on exactly one physical line (no empty lines, no line breaks in quoted values)
     # is what makes the line number simply the record number.
-    if text.count("\n") != len(frame):
+    if body.count(b"\n") != len(frame):
         return None
     return frame, np.arange(1, len(frame) + 1)
 
@@ -225,17 +223,18 @@ def read_export(raw: bytes, file: str) -> tuple[pd.DataFrame, str]:
     empty cells are dropped. Undecodable bytes, a ragged row or broken quoting raise StructuralError.
     """
     text, encoding = _decode(raw, file)
+    # pyarrow reads UTF-8 bytes: the file itself when it is UTF-8, else the decoded text re-encoded.
+    body = {"utf-8": raw, "utf-8-sig": raw[3:]}.get(encoding) or text.encode("utf-8")
     # Trailing blank lines are common and harmless; dropping them keeps the fast path open.
-    text = text.rstrip("\r\n") + "\n"
-    if not text.strip():
+    body = body.rstrip(b"\r\n") + b"\n"
+    if not body.strip():
         raise StructuralError(file, 1, None, "ファイルが空です（見出し行がありません）")
-    parsed = _parse_fast(text) or _parse_careful(text, file)
-    frame, lines = parsed
-    headers = _headers(frame.iloc[0].tolist(), file)
-    frame = frame.iloc[1:]
-    lines = lines[1:]
-    frame.columns = headers
-    keep = ~_blank_rows(frame) if len(frame) else np.ones(0, dtype=bool)
-    frame = frame.loc[keep]
-    frame.index = pd.Index(lines[keep], name="line")
+    frame, lines = _parse_fast(body) or _parse_careful(body.decode("utf-8"), file)
+    frame.columns = _headers(frame.iloc[0].tolist(), file)
+    frame, lines = frame.iloc[1:], lines[1:]
+    if len(frame):
+        keep = ~_blank_rows(frame)
+        if not keep.all():
+            frame, lines = frame.loc[keep], lines[keep]
+    frame.index = pd.Index(lines, name="line")
     return frame, encoding

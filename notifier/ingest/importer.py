@@ -71,7 +71,9 @@ def discover(directory: Path, mapping: Mapping) -> tuple[dict[str, Path], list[s
         if path is not None:
             found[source] = path
     used = {p.name for p in found.values()}
-    unknown = sorted(n for n in present if n not in used and n.lower().endswith((".csv", ".txt")))
+    # consent.csv is imported by `notifier consent import`, not as a source snapshot.
+    unknown = sorted(n for n in present if n not in used and n.lower().endswith((".csv", ".txt"))
+                     and n.lower() != "consent.csv")
     return found, unknown
 
 

@@ -19,14 +19,16 @@ GAIJI_MARK = "〓"  # stands for a 外字 no city table maps; matching gives suc
 
 _PRIVATE_USE_RE = "[\ue000-\uf8ff\U000f0000-\U0010fffd]"
 _VARIATION_SELECTORS_RE = "[\ufe00-\ufe0f\U000e0100-\U000e01ef]"
+_RARE_RE = "[\ue000-\uf8ff\U000f0000-\U0010fffd\ufe00-\ufe0f\U000e0100-\U000e01ef]"  # either of the above
 # Values made only of these are already what NFKC would give, for the purpose of a key (U+3000 is
 # dropped as a space anyway); only the others need the per-value Python step.
-_NO_NFKC_NEEDED_RE = "[ぁ-ゖゝゞァ-ヺー・ヽヾ一-鿿 \u3000A-Za-z0-9]*"
+_NFKC_STABLE = "ぁ-ゖゝゞァ-ヺー・ヽヾ一-鿿 \u3000A-Za-z0-9"
 _HIRAGANA_TO_KATAKANA = {chr(c): chr(c + 0x60) for c in range(0x3041, 0x3097)} | {"ゝ": "ヽ", "ゞ": "ヾ"}
 # Spaces, the middle dot and every dash except the long-vowel mark ー (which is part of the name).
 # After NFKC, full-width "－" and "﹣" are already "-"; U+2010–2015, U+2212 and U+2043 survive NFKC.
-# Whitespace is spelled out because pandas falls back to Python's re for \s.
-_STRICT_DROP_RE = "[ \t\n\r\f\v\u00a0\u3000・\\-\u2010-\u2015\u2212\u2043]"
+# The two common spaces go by plain replacement (RE2 replacement is slow); the rest only where present.
+_SPACES = (" ", "\u3000")
+_OTHER_DROP_RE = "[\t\n\r\f\v\u00a0・\\-\u2010-\u2015\u2212\u2043]"
 
 # Spellings that older systems or hand entry write differently for the same sound.
 _VU = {"ヴァ": "バ", "ヴィ": "ビ", "ヴェ": "ベ", "ヴォ": "ボ"}  # before the plain ヴ → ブ below
@@ -87,20 +89,34 @@ def has_gaiji(s: pd.Series) -> pd.Series:
     return private_use_mask(s)
 
 
+def _only_where(values: pd.Series, pattern: str, change) -> pd.Series:
+    """Apply `change` only to the values matching `pattern`: a match test is cheaper than a rewrite."""
+    hit = values.str.contains(pattern, regex=True).fillna(False).astype(bool)
+    if not hit.any():
+        return values
+    values = values.copy()
+    values[hit] = change(values[hit])
+    return values
+
+
 def _strict(values: pd.Series, gaiji_map: Mapping[str, str] | None) -> pd.Series:
-    if gaiji_map:
-        values = values.str.translate(str.maketrans(dict(gaiji_map)))
-    values = values.str.replace(_PRIVATE_USE_RE, GAIJI_MARK, regex=True)
-    values = values.str.replace(_VARIATION_SELECTORS_RE, "", regex=True)
-    # NFKC joins half-width voicing (ｶﾞ → ガ); only values that need it take the per-value Python step
-    # (registry kana is mostly full-width already).
-    todo = ~values.str.fullmatch(_NO_NFKC_NEEDED_RE).fillna(True).astype(bool)
-    if todo.any():
-        values = values.copy()
-        values[todo] = [unicodedata.normalize("NFKC", v) for v in values[todo]]
+    def unmark(v: pd.Series) -> pd.Series:
+        if gaiji_map:
+            v = v.str.translate(str.maketrans(dict(gaiji_map)))
+        v = v.str.replace(_PRIVATE_USE_RE, GAIJI_MARK, regex=True)
+        return v.str.replace(_VARIATION_SELECTORS_RE, "", regex=True)
+
+    values = _only_where(values, _RARE_RE, unmark)
+    # NFKC joins half-width voicing (ｶﾞ → ガ); only values that need it take the per-value Python
+    # step (registry kana is mostly full-width already).
+    values = _only_where(values, f"[^{_NFKC_STABLE}]",
+                         lambda v: pd.Series([unicodedata.normalize("NFKC", x) for x in v], index=v.index, dtype="str"))
     values = _translate_kana(values, _HIRAGANA_TABLE)
+    for space in _SPACES:
+        values = values.str.replace(space, "", regex=False)
+    values = _only_where(values, _OTHER_DROP_RE, lambda v: v.str.replace(_OTHER_DROP_RE, "", regex=True))
     # Upper case: romaji names (SMITH / Smith) differ only in case between systems.
-    return values.str.replace(_STRICT_DROP_RE, "", regex=True).str.upper()
+    return values.str.upper()
 
 
 def _loose(strict: pd.Series) -> pd.Series:

@@ -1,42 +1,70 @@
 """Read stored source snapshots back as typed frames (the input of linkage and the household table).
 
 Frames use the contract's field names: ids as str, dates as datetime64[ns] (NaT for none), fy/int as
-Int64, sex/grade as Int8, flags as bool.
+Int64, sex/grade as Int8, flags as bool. Reading goes around the ORM's per-value type processing
+(COPY on PostgreSQL, a raw cursor on SQLite) and converts whole columns at once.
 """
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from notifier.ingest.contract import SOURCES
 from notifier.models.sources import SOURCE_TABLES, source_columns
 
 _DATE_KINDS = {"date", "month"}
+_TRUE = {"t", "true", "1", 1, True}
+
+
+def _fetch(engine: Engine, table: str, columns: list[str]) -> pd.DataFrame:
+    cols = ", ".join(columns)
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        if engine.dialect.name == "postgresql":
+            buf = io.BytesIO()
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY (SELECT {cols} FROM {table}) TO STDOUT WITH (FORMAT csv)") as copy:
+                    for chunk in copy:
+                        buf.write(chunk)
+            buf.seek(0)
+            if not buf.getbuffer().nbytes:
+                return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+            # Every column as text; unquoted empty fields (NULL) become NaN.
+            return pd.read_csv(buf, header=None, names=columns, dtype=str, keep_default_na=False,
+                               na_values=[""], encoding="utf-8")
+        cur = raw.execute(f"SELECT {cols} FROM {table}")
+        rows = cur.fetchall()
+        cur.close()
+        return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def load_source(engine: Engine, name: str, columns: list[str] | None = None) -> pd.DataFrame:
     source = SOURCES[name]
-    table = SOURCE_TABLES[name]
     wanted = columns or [c for c in source_columns(source) if c != "import_id"]
-    with engine.connect() as conn:
-        result = conn.execute(select(*[table.c[c] for c in wanted]))
-        frame = pd.DataFrame(result.fetchall(), columns=wanted)
+    frame = _fetch(engine, SOURCE_TABLES[name].name, wanted)
     kinds = {c.field: c.kind for c in source.columns}
     for col in wanted:
         kind = kinds.get(col)
-        if kind in _DATE_KINDS or kind == "datetime":
-            frame[col] = pd.to_datetime(frame[col], errors="coerce")
+        values = frame[col]
+        if kind in _DATE_KINDS:
+            frame[col] = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+        elif kind == "datetime":
+            frame[col] = pd.to_datetime(values, format="ISO8601", errors="coerce")
         elif kind in ("fy", "int"):
-            frame[col] = pd.array(frame[col], dtype="Int64")
+            frame[col] = pd.to_numeric(values, errors="coerce").astype("Int64")
         elif kind in ("sex", "grade"):
-            frame[col] = pd.array(frame[col], dtype="Int8")
+            frame[col] = pd.to_numeric(values, errors="coerce").astype("Int8")
         elif kind == "flag" or col == "gaiji":
-            frame[col] = frame[col].fillna(False).astype(bool)
+            frame[col] = values.isin(_TRUE).to_numpy(dtype=bool) if values.dtype == object or \
+                pd.api.types.is_string_dtype(values) else values.fillna(0).astype(bool)
         elif col == "line_no":
-            frame[col] = frame[col].astype("int64")
+            frame[col] = pd.to_numeric(values).astype("int64")
         else:
-            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+            obj = values.astype(object)
+            frame[col] = obj.where(values.notna(), None)
     return frame
 
 

@@ -181,6 +181,9 @@ def parse_source(source: Source, raw: pd.DataFrame, file: str,
     the first data row is taken to be line 2. Missing required columns raise StructuralError; an
     absent optional column reads as blank. `gaiji_map` maps a city's 外字 to text for the kana keys.
     """
+    doubled = raw.columns[raw.columns.duplicated()]
+    if len(doubled):  # e.g. a mapping that renames two of the city's columns onto one contract header
+        raise StructuralError(file, 1, str(doubled[0]), "見出しが重複しています")
     missing = [c.header for c in source.columns if c.required and c.header not in raw.columns]
     if missing:
         raise StructuralError(file, 1, "、".join(missing), "必須の列がありません")

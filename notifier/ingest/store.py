@@ -30,46 +30,51 @@ def replace_rows(conn: Connection, source: Source, frame: pd.DataFrame) -> int:
     if frame.empty:
         return 0
     if conn.dialect.name == "postgresql":
-        _copy_postgres(conn, table.name, frame)
+        _copy_postgres(conn, table.name, _text_columns(source, frame))
     else:
-        _executemany(conn, table.name, frame)
+        _executemany(conn, table.name, _text_columns(source, frame))
     return len(frame)
 
 
-def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+def _iso(col: pd.Series, unit: str) -> pd.Series:
+    """datetime64 → ISO text in C (numpy), NaT → None. `unit` D: 2026-04-01; us: 2026-04-01T10:30:00.000000."""
+    arr = col.to_numpy(dtype="datetime64[ns]")
+    text = np.datetime_as_string(arr, unit=unit)
+    if unit != "D":
+        text = np.char.replace(text, "T", " ")
+    out = pd.Series(text, index=col.index, dtype=object)
+    return out.where(~np.isnat(arr), None)
+
+
+def _text_columns(source: Source, frame: pd.DataFrame) -> pd.DataFrame:
     """Dates as ISO text (the format SQLAlchemy's SQLite Date/DateTime types read back)."""
+    kinds = {c.field: c.kind for c in source.columns}
     out = {}
     for name, col in frame.items():
         if pd.api.types.is_datetime64_any_dtype(col):
-            is_date = (col.dropna().dt.normalize() == col.dropna()).all() and name not in ("applied_at",)
-            fmt = "%Y-%m-%d" if is_date else "%Y-%m-%d %H:%M:%S.%f"
-            out[name] = col.dt.strftime(fmt)
+            out[name] = _iso(col, "us" if kinds.get(name) == "datetime" else "D")
         else:
             out[name] = col
     return pd.DataFrame(out)
 
 
 def _executemany(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    frame = _text_columns(frame)
-    cols = list(frame.columns)
     arrays = []
-    for name in cols:
-        col = frame[name]
-        values = col.astype(object).to_numpy()
-        mask = col.isna().to_numpy()
-        if mask.any():
-            values = values.copy()
-            values[mask] = None
+    for name, col in frame.items():
         if pd.api.types.is_bool_dtype(col.dtype):
-            values = np.where(mask, None, col.fillna(False).astype(bool).astype(int).to_numpy()).astype(object)
+            col = col.astype("Int8")
+        values = col.astype(object).to_numpy()
+        missing = col.isna().to_numpy()
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
         arrays.append(values)
-    rows = list(zip(*arrays))
+    cols = list(frame.columns)
     sql = f'INSERT INTO {table} ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
-    conn.connection.driver_connection.executemany(sql, rows)
+    conn.connection.driver_connection.executemany(sql, zip(*arrays))
 
 
 def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    frame = _text_columns(frame)
     buf = io.StringIO()
     # Unquoted empty fields are NULL in COPY's CSV format; pandas writes missing values that way.
     frame.to_csv(buf, index=False, header=False)

@@ -28,7 +28,7 @@ TAX_WITHDRAWN = ("所得状況の確認（課税台帳の確認）への同意�
 AID_REQUIRED = "オンライン申請IDを入力してください。"
 AID_SHAPE = ("オンライン申請IDの形式が正しくありません。"
              "オンライン申請の完了画面やメールに記載のID（例：IZM-XXXX-XXXX）を入力してください。")
-NO_TOKEN = "LINEでの本人確認ができませんでした。"
+NO_TOKEN = "LINEでの本人確認ができませんでした"
 
 
 def _page(form: dict, errors: dict | None = None, status: int = 200, notice: str | None = None):
@@ -100,7 +100,7 @@ def consent_submit():
     withdraw = [scope for scope in ("notify", "tax") if not wanted[scope] and state[scope]]
     try:
         consent.record(s, atena, grant=grant, withdraw=withdraw, channel="LIFF",
-                       line_account_id=account.id, reference="LIFF")
+                       line_account_id=account.id)
     except consent.ConsentError as exc:
         s.rollback()
         return _page(form, {"tax": str(exc)}, 400)

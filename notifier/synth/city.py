@@ -679,8 +679,9 @@ class _Builder:
         start = np.minimum(start, self.t0 - DAY)
         rows = [_frame(_pid=rec[kids], child=kids, certified_on=start, ended_on=np.full(len(kids), NAT))]
         # ended: aged out after the reform, or moved away
+        has_parent = (self.P["mother"].to_numpy() >= 0) | (self.P["father"].to_numpy() >= 0)
         aged = np.flatnonzero(self.cur & ~self.is_child & (self.child_until >= reform) & (self.child_until < self.t0)
-                              & (rec >= 0))
+                              & (rec >= 0) & has_parent)
         rows.append(_frame(_pid=rec[aged], child=aged, certified_on=reform + DAY * rng.integers(0, 90, len(aged)),
                            ended_on=self.child_until[aged]))
         gone = np.flatnonzero(~self.cur & (self.birth <= self.removed) & (self.removed <= self.child_until) &
@@ -689,14 +690,16 @@ class _Builder:
         rows.append(_frame(_pid=rec[gone], child=gone, certified_on=st, ended_on=self.removed[gone]))
         f = pd.concat(rows, ignore_index=True)
         f = f[_d(f["certified_on"]) < np.where(np.isnat(_d(f["ended_on"])), self.t0 + DAY, _d(f["ended_on"]))]
+        f = f[f["_pid"].to_numpy() != f["child"].to_numpy()]
         f["child_atena_no"] = self.P["atena_no"].to_numpy()[f["child"].to_numpy()]
         return f.drop(columns="child").sort_values(["_pid", "certified_on"], kind="stable")
 
     def kodomo_iryo(self) -> pd.DataFrame:
         rng = self.rng("kodomo_iryo")
         kids = np.flatnonzero(self.cur & self.is_child & (rng.random(self.n) > 0.03))
+        has_parent = (self.P["mother"].to_numpy() >= 0) | (self.P["father"].to_numpy() >= 0)
         aged = np.flatnonzero(self.cur & ~self.is_child & (self.child_until >= self.t0 - _years(1)) &
-                              (self.child_until < self.t0))
+                              (self.child_until < self.t0) & has_parent)
         gone = np.flatnonzero(~self.cur & (self.birth <= self.removed) & (self.removed <= self.child_until) &
                               (self.removed >= self.t0 - _years(1.5)))
         idx = np.concatenate([kids, aged, gone])
@@ -1177,9 +1180,11 @@ def build_city(scale: str, seed: int, as_of: date, truth_dates: list[date]) -> C
     for name, f in frames.items():
         if "_pid" in f.columns:
             f.insert(0, "atena_no", atena[f["_pid"].to_numpy()])
-            frames[name] = f.drop(columns="_pid").reset_index(drop=True)
-        else:
-            frames[name] = f.reset_index(drop=True)
+            f = f.drop(columns="_pid")
+        # exports come sorted by their key (世帯番号 for the registry), then by the first date
+        key = {"juminhyo": ["setai_no", "atena_no"]}.get(name, [f.columns[0]])
+        dates = [c for c in f.columns if f[c].dtype.kind == "M"][:1]
+        frames[name] = f.sort_values(key + dates, kind="stable").reset_index(drop=True)
     links = _links(b)
     return City(as_of=as_of, scale=scale, seed=seed, frames=frames, links=links, content_dirt=b.content,
                 people=b.P, households=b.H)

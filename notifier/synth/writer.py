@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -36,10 +37,10 @@ def file_of(name: str) -> str:
 
 
 def _strings(v: pd.Series) -> np.ndarray:
-    arr = v.to_numpy(dtype=object)
-    out = np.array(["" if (x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA) else str(x)
-                    for x in arr], dtype=object)
-    return out
+    """Text column → object array of str ('' for missing)."""
+    if v.dtype.kind in "iufb":
+        return v.astype(str).to_numpy(dtype=object)
+    return v.to_numpy(dtype=object, na_value="")
 
 
 class _Renderer:
@@ -129,25 +130,25 @@ class _Renderer:
                 out[sel] = dirt.fullwidth_digits(out[sel])
         return out
 
-    def frame(self, name: str, clean: pd.DataFrame) -> pd.DataFrame:
+    def frame(self, name: str, clean: pd.DataFrame) -> tuple[list[str], list[np.ndarray]]:
+        """(headers, rendered columns) of one file, with its duplicate rows in place."""
         cols = columns_of(name)
-        data = {c.header: self.column(name, c, clean[c.field], clean) for c in cols}
-        out = pd.DataFrame(data)
-        if name in dirt.DUPLICATE_FILES and len(out):
-            dup = self.rng.random(len(out)) < dirt.rate("duplicate_rows")
+        data = [self.column(name, c, clean[c.field], clean) for c in cols]
+        if name in dirt.DUPLICATE_FILES and len(clean):
+            dup = self.rng.random(len(clean)) < dirt.rate("duplicate_rows")
             self.counts[f"duplicate_rows.{name}"] = int(dup.sum())
-            order = np.concatenate([np.arange(len(out)), np.flatnonzero(dup)])
-            pos = np.concatenate([np.arange(len(out)) * 2, np.flatnonzero(dup) * 2 + 1])
-            out = out.iloc[order[np.argsort(pos, kind="stable")]].reset_index(drop=True)
-        return out
+            order = np.sort(np.concatenate([np.arange(len(clean)), np.flatnonzero(dup)]), kind="stable")
+            data = [d[order] for d in data]
+        return [c.header for c in cols], data
 
 
-def write_csv(frame: pd.DataFrame, path: Path, encoding: str) -> None:
+def write_csv(headers: list[str], columns: list[np.ndarray], path: Path, encoding: str) -> None:
     # CP932 files come from Windows-era systems: CRLF; an unencodable character is an error here
-    newline = "\r\n" if encoding == "cp932" else "\n"
-    text = frame.to_csv(index=False, lineterminator=newline, quoting=csv.QUOTE_MINIMAL)
-    path.write_bytes(text.encode(encoding, errors="strict") if encoding != "utf-8-sig"
-                     else text.encode("utf-8-sig"))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n" if encoding == "cp932" else "\n", quoting=csv.QUOTE_MINIMAL)
+    w.writerow(headers)
+    w.writerows(zip(*columns))
+    path.write_bytes(buf.getvalue().encode(encoding, errors="strict"))
 
 
 def write_city(city: City, out: Path, truth: dict, seconds: dict) -> dict:
@@ -159,12 +160,11 @@ def write_city(city: City, out: Path, truth: dict, seconds: dict) -> dict:
     rows = {}
     for name in list(SOURCES) + ["consent"]:
         clean = city.frames[name]
-        rendered = r.frame(name, clean)
+        headers, columns = r.frame(name, clean)
         enc = dirt.FILE_ENCODINGS.get(name, dirt.DEFAULT_ENCODING)
-        write_csv(rendered, out / file_of(name), enc)
-        rows[name] = len(rendered)
-        data_cols = [c for c in clean.columns if not c.startswith("_")]
-        clean[data_cols].to_parquet(tdir / "clean" / f"{name}.parquet", index=False)
+        write_csv(headers, columns, out / file_of(name), enc)
+        rows[name] = len(columns[0])
+        clean[[c.field for c in columns_of(name)]].to_parquet(tdir / "clean" / f"{name}.parquet", index=False)
 
     links = city.links.rename(columns={"pupil_id": "児童生徒番号", "atena_no": "宛名番号"})
     links.to_csv(tdir / "roster_links.csv", index=False, lineterminator="\n")

@@ -83,6 +83,8 @@ NAV = [
     ("data.imports", "データ取込", ("coordinator",)),
     ("data.review_queue", "名寄せの確認", ("coordinator",)),
     ("consents.index", "同意の管理", ("coordinator",)),
+    ("rules.index", "ルール", ("rule_author", "rule_approver")),
+    ("rules.approvals", "承認待ち", ("rule_approver",)),
     ("audit.index", "操作履歴", ("auditor",)),
 ]
 
@@ -121,9 +123,10 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404):
         app.register_error_handler(code, _error_page(code))
 
-    from notifier.web import auth_views, main_views, audit_views, data_views, consent_views
+    from notifier.web import auth_views, main_views, audit_views, data_views, consent_views, rules_views
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(main_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(data_views.bp)
+    app.register_blueprint(rules_views.bp)

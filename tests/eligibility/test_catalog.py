@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from notifier.eligibility.catalog import CATALOG, get
@@ -170,3 +171,19 @@ def test_sensitivity_follows_the_source_a_criterion_reads():
     assert sev.sensitivity_for(dict(sev.defaults(), care_levels=[])) == ("disability",)
     assert sev.sensitivity_for(dict(sev.defaults(), shintai_grades=[], seishin_grades=[],
                                     ryoiku_grades=[])) == ("care",)
+
+
+def test_evaluate_criterion_is_false_for_tax_criteria_without_the_tax_scope(household):
+    from notifier.eligibility.catalog import evaluate_criterion
+    table, _ = household([{"id": "a", "rel": "世帯主", "age": 40, "tax": {"income": 0}}],
+                         others=[{"id": "b", "rel": "世帯主", "age": 40, "tax": {"income": 0}}])
+    consents = pd.DataFrame({"setai_no": ["H1", "H2"], "notify": [True, True], "tax": [True, False]})
+    holds, values = evaluate_criterion(table, "tax_exempt_household", {}, consents)
+    assert holds.to_dict() == {"H1": True, "H2": False}
+    assert values.to_dict("index") == {"H1": {"taxed_members": 1, "tax_years": [2026]}}
+    holds, _ = evaluate_criterion(table, "tax_exempt_household")          # no consents: none
+    assert not holds.any()
+    holds, _ = evaluate_criterion(table, "member_aged", {"min_age": 40, "max_age": 40})
+    assert holds.all()                                                      # not a tax criterion
+    with pytest.raises(ValueError, match="min_age"):
+        evaluate_criterion(table, "member_aged", {"min_age": "forty"})

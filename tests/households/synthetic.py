@@ -169,7 +169,7 @@ def generate(residents: int = 185_000, seed: int = 0, as_of: dt.date = AS_OF):
         "end_on": _days(as_of, rng.integers(-100, 700, len(cert))),
     })
     users = cert[rng.random(len(cert)) < 0.6]
-    per = max(1, k(660_000) // max(1, len(users)))
+    per = -(-k(660_000) // max(1, len(users)))          # ceil: exactly 660,000 rows at full scale
     who = np.repeat(users, per)[:k(660_000)]
     kaigo_service = _frame("kaigo_service", {
         "atena_no": atena.iloc[who],

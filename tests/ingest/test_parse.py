@@ -65,6 +65,14 @@ def test_every_missing_required_column_is_named_at_once():
     assert e.value.field == "生年月日、性別、住所コード"
 
 
+def test_two_columns_renamed_onto_one_header_reject_the_file():
+    frame, _ = read_export(f"{JUMIN_HEADER},カナ\n{GOOD},ｲｽﾞﾐ\n".encode(), "JUMIN.CSV")
+    frame = frame.rename(columns={"カナ": "氏名カナ"})
+    with pytest.raises(StructuralError) as e:
+        parse_source(SOURCES["juminhyo"], frame, "JUMIN.CSV")
+    assert str(e.value) == "JUMIN.CSV:1: 氏名カナ: 見出しが重複しています"
+
+
 def test_unknown_columns_are_ignored_and_reported_and_optional_columns_may_be_absent():
     header = "備考,宛名番号,世帯番号,氏名,氏名カナ,生年月日,性別,続柄,住所コード,メモ"
     p = jumin("x,0000001,100001,和泉,イズミ,S60.1.1,1,妻,272191000001,y", header=header)

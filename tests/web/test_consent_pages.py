@@ -197,7 +197,7 @@ def linked_account(city, db_session) -> LineAccount:
 def test_a_wrong_link_is_undone_with_a_reason_and_audited(city, coordinator, db_session):
     account = linked_account(city, db_session)
     page = coordinator.get("/consents/?by=setai&q=500001").get_data(as_text=True)
-    assert "連携あり（LINE（同意ページ）" in page and account.line_user_id not in page
+    assert "連携あり（LINE（同意ページ）で" in page and account.line_user_id not in page
 
     missing = coordinator.post("/consents/unlink", data={
         "csrf_token": csrf_token(coordinator, "/consents/"), "setai_no": "500001", "account_id": account.id,

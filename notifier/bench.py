@@ -1,0 +1,179 @@
+"""`notifier bench`: time each pipeline stage on a generated city, against the pandas read floor.
+
+Each run starts from an empty database (a temporary SQLite file, or a database created on the given
+PostgreSQL server and dropped afterwards): import → link → load → household table → evaluation →
+store. The floor is `pandas.read_csv(dtype=str)` of the same files, measured in the same process.
+Medians of `--runs` runs are reported with every run's figures and the machine.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from notifier.config import INSTANCE_DIR
+from notifier.ingest.contract import SOURCES
+
+BENCH_AS_OF = date(2026, 11, 1)
+
+
+def dataset(scale: str, seed: int) -> tuple[Path, float | None]:
+    """The generated city for (scale, seed), made once and kept under instance/bench/."""
+    out = INSTANCE_DIR / "bench" / f"{scale}-{seed}"
+    if (out / "_truth" / "summary.json").exists():
+        return out, None
+    from notifier.synth import generate
+    t = time.perf_counter()
+    generate(scale, seed, out)
+    return out, time.perf_counter() - t
+
+
+def read_floor(directory: Path) -> float:
+    t = time.perf_counter()
+    for source in SOURCES.values():
+        path = directory / source.file
+        if path.exists():
+            raw = path.read_bytes()
+            enc = "utf-8-sig"
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                enc = "cp932"
+            pd.read_csv(path, dtype=str, encoding=enc, keep_default_na=False)
+    return time.perf_counter() - t
+
+
+def _machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
+            "pandas": pd.__version__, "platform": platform.platform()}
+
+
+class _Database:
+    """A fresh database for one run."""
+
+    def __init__(self, postgres_admin_url: str | None):
+        self.admin = postgres_admin_url
+        self.name = f"notifier_bench_{uuid.uuid4().hex[:10]}"
+        self.tmp = None
+
+    def __enter__(self) -> str:
+        if self.admin:
+            import psycopg
+            with psycopg.connect(self.admin.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"')
+            base = self.admin.rsplit("/", 1)[0]
+            from notifier.config import normalise_database_url
+            return normalise_database_url(f"{base}/{self.name}")
+        self.tmp = tempfile.TemporaryDirectory(prefix="notifier-bench-")
+        return f"sqlite:///{self.tmp.name}/bench.sqlite3"
+
+    def __exit__(self, *exc) -> None:
+        if self.admin:
+            import psycopg
+            with psycopg.connect(self.admin.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        elif self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def one_run(directory: Path, url: str, rules_dir: Path, as_of: date) -> dict:
+    from notifier import create_app, db, migrate
+    from notifier.eligibility.dao import active_rules, load_directory, store_run
+    from notifier.eligibility.engine import evaluate
+    from notifier.eligibility.pipeline import household_consents
+    from notifier.households import build_household_table
+    from notifier.ingest.importer import import_directory
+    from notifier.ingest.load import load_sources
+    from notifier.ingest.mapping import Mapping
+    from notifier.linkage.run import confirmed_links, run_linkage
+
+    migrate.upgrade(url)
+    app = create_app({"ENV": "test", "SECRET_KEY": "bench", "DATABASE_URL": url})
+    engine = app.extensions["db_engine"]
+    times: dict[str, float] = {}
+    with app.app_context():
+        with db.transaction() as s:
+            load_directory(s, rules_dir, actor="bench", activate=True)
+        t = time.perf_counter()
+        summary = import_directory(engine, directory, Mapping(), actor="bench")
+        times["import"] = time.perf_counter() - t
+        if summary.failed:
+            raise RuntimeError(f"bench import failed: {summary.as_dict()}")
+        t = time.perf_counter()
+        _result, counts = run_linkage(engine, as_of)
+        times["link"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sources = load_sources(engine)
+        links = confirmed_links(engine)
+        consents = household_consents(engine, sources["juminhyo"], as_of)
+        times["load"] = time.perf_counter() - t
+        t = time.perf_counter()
+        table = build_household_table(sources, links, as_of)
+        times["household_table"] = time.perf_counter() - t
+        pairs = active_rules(db.session())
+        rules = [r for _v, r in pairs]
+        t = time.perf_counter()
+        result = evaluate(rules, table, consents)
+        times["evaluate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        store_run(engine, as_of, table.n, result, {r.id: v.id for v, r in pairs}, actor="bench")
+        times["store_matches"] = time.perf_counter() - t
+        defaults = [r for r in rules if r.id in ("shugaku_enjo", "hitorioya", "home_helper")]
+        t = time.perf_counter()
+        evaluate(defaults, table, consents, breakdown=False)
+        times["evaluate_three_defaults"] = time.perf_counter() - t
+    engine.dispose()
+    times["batch"] = times["import"] + times["link"] + times["load"] + times["household_table"] + times["evaluate"]
+    return {"seconds": {k: round(v, 3) for k, v in times.items()},
+            "rows_imported": sum(f.rows_stored for f in summary.files), "link": counts.as_dict(),
+            "households": table.n, "rules": len(rules), "matches": int(len(result.matches)),
+            "_frames": (sources, links, table)}
+
+
+def run_bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool) -> dict:
+    from notifier.config import REPO_ROOT
+    directory, generated = dataset(scale, seed)
+    rules_dir = REPO_ROOT / "eligibility_rules"
+    floors, results = [], []
+    for _ in range(runs):
+        floors.append(read_floor(directory))
+        with _Database(postgres) as url:
+            results.append(one_run(directory, url, rules_dir, BENCH_AS_OF))
+    stages = results[0]["seconds"].keys()
+    median = {k: round(statistics.median(r["seconds"][k] for r in results), 3) for k in stages}
+    floor = round(statistics.median(floors), 3)
+    report = {
+        "scale": scale, "seed": seed, "runs": runs, "database": "postgresql" if postgres else "sqlite",
+        "as_of": BENCH_AS_OF.isoformat(), "machine": _machine(),
+        "generated_seconds": None if generated is None else round(generated, 1),
+        "rows_imported": results[0]["rows_imported"], "households": results[0]["households"],
+        "rules": results[0]["rules"], "matches": results[0]["matches"], "link": results[0]["link"],
+        "read_floor_seconds": floor, "median_seconds": median,
+        "ratios_to_floor": {"import_plus_link": round((median["import"] + median["link"]) / floor, 2),
+                            "batch": round(median["batch"] / floor, 2)},
+        "all_runs": [{"floor": round(f, 3), **r["seconds"]} for f, r in zip(floors, results)],
+    }
+    if naive:
+        from benchmarks.naive_rules import time_naive
+        sources, links, table = results[-1]["_frames"]
+        naive_seconds = time_naive(sources, links, BENCH_AS_OF)
+        report["naive_three_defaults_seconds"] = round(naive_seconds, 2)
+        report["speedup_vs_naive"] = round(naive_seconds / median["evaluate_three_defaults"], 1)
+    report["peak_memory_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return report
