@@ -49,8 +49,29 @@ def database_template(tmp_path_factory):
     yield path
 
 
+@pytest.fixture(scope="session")
+def migration_seed(database_template):
+    """Rows the migrations themselves insert (e.g. consent texts v1), restored after each PG test."""
+    if not USE_PG:
+        return {}
+    from sqlalchemy import MetaData
+    engine = create_engine(database_template)
+    meta = MetaData()
+    meta.reflect(engine)
+    seed = {}
+    with engine.connect() as conn:
+        for name, table in meta.tables.items():
+            if name == "alembic_version":
+                continue
+            rows = [dict(r) for r in conn.execute(table.select()).mappings()]
+            if rows:
+                seed[table] = rows
+    engine.dispose()
+    return seed
+
+
 @pytest.fixture
-def database_url(database_template, tmp_path):
+def database_url(database_template, migration_seed, tmp_path):
     if USE_PG:
         yield database_template
         engine = create_engine(database_template)
@@ -58,6 +79,11 @@ def database_url(database_template, tmp_path):
             tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
             if tables:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            for table, rows in migration_seed.items():
+                conn.execute(table.insert(), rows)
+                if "id" in table.c:
+                    conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                      f"(SELECT MAX(id) FROM {table.name}))"))
         engine.dispose()
         return
     path = tmp_path / "test.sqlite3"

@@ -33,10 +33,11 @@ _DATE_RE = (rf"^(?:{_YEAR}(?:年(?P<m1>[0-9]{{1,2}})月(?P<d1>[0-9]{{1,2}})日?"
 _MONTH_RE = rf"^(?:{_YEAR}(?:年(?P<m1>[0-9]{{1,2}})月|[-/.](?P<m2>[0-9]{{1,2}}))|(?P<y6>[0-9]{{4}})(?P<m6>[0-9]{{2}}))$"
 _FY_RE = rf"^{_YEAR}(?:年度|年)?$"
 # A date, then optionally a time (10:30, 10:30:00, 10時30分) and a UTC offset.
-_DATETIME_RE = (r"^(?P<date>.+?)(?:(?:\s+|T)(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2}(?:\.[0-9]+)?))?"
-                r"|\s*(?P<hj>[0-9]{1,2})時(?P<mij>[0-9]{1,2})分(?:(?P<sj>[0-9]{1,2})秒)?)?"
-                r"\s*(?P<tz>Z|[+-][0-9]{2}:?[0-9]{2})?$")
-# The ISO form databases write, which pandas parses at C speed; other date-times go through the regex.
+_DATETIME_RE = (r"^(?P<date>.+?)(?:(?:[ \t]+|T)(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?::(?P<s>[0-9]{2}(?:\.[0-9]+)?))?"
+                r"|[ \t]*(?P<hj>[0-9]{1,2})時(?P<mij>[0-9]{1,2})分(?:(?P<sj>[0-9]{1,2})秒)?)?"
+                r"[ \t]*(?P<tz>Z|[+-][0-9]{2}:?[0-9]{2})?$")
+# The ISO forms databases write, which pandas parses at C speed; the others go through the regexes.
+_ISO_DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _ISO_DATETIME_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
 
 
@@ -77,6 +78,15 @@ def _assemble(year: pd.Series, month: pd.Series, day) -> pd.Series:
 
 def _dates(text: pd.Series) -> pd.Series:
     """Dates from distinct, NFKC-normalised texts; dates outside their era are NaT."""
+    # Most cells are the ISO form databases write, which pandas parses at C speed.
+    iso = text.str.fullmatch(_ISO_DATE_RE).fillna(False).astype(bool)
+    dates = _in_range(pd.to_datetime(text.where(iso), format="%Y-%m-%d", errors="coerce"))
+    if not iso.all():
+        dates[~iso] = _dates_from_parts(text[~iso])
+    return dates
+
+
+def _dates_from_parts(text: pd.Series) -> pd.Series:
     m = extract(_compact(text), _DATE_RE)
     year, era = _years(m)
     year = year.fillna(_num(m["y8"]))

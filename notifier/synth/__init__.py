@@ -4,10 +4,13 @@
 contract's Japanese headers, plus ``consent.csv``, into ``out``, and truth files into ``out/_truth``
 (read by tests only, never by the service):
 
-* ``roster_links.csv`` — 児童生徒番号, 宛名番号 (the true current resident, blank if none), case
-  (current, moved_away, past_pupil, namesake, twin, blank_birth, kana_variant, address_moved: the
-  hardest one applies), flags (every difficulty, ``;``-joined), removed_atena_no (the juminhyo row of
-  a pupil who moved away, whose 宛名番号 is blank because they are no longer a resident).
+* ``roster_links.csv`` — 児童生徒番号, 宛名番号 (the true current resident, blank if none), case,
+  flags (every difficulty, ``;``-joined: kana_long_vowel, kana_small_kana, kana_space,
+  kana_halfwidth, kana_hiragana, blank_birth, twin, namesake, address_moved, moved_away,
+  past_pupil), removed_atena_no (the juminhyo row of a pupil who moved away: 宛名番号 is blank
+  because they are no longer a resident). case is one label per pupil: moved_away or past_pupil when
+  there is no current resident, else the first of namesake, twin, blank_birth, kana_variant,
+  address_moved that applies, else current.
 * ``rule_matches.csv`` — as_of, rule_id, 世帯番号, match_with_tax, match_without_tax (1/0), only rows
   where at least one is 1, from the naive reference (reference.py) on the clean data.
 * ``dirt.json`` — every dirt rate (dirt.DIRT_RATES) and the count applied; the file encodings.

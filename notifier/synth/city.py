@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from . import dirt, names
-from .population import (DAY, NAT, ROLE_CHILD, ROLE_ELDER, ROLE_MAIN, ROLE_SP, ROLE_SPOUSE, Population,
-                         _years, age_at, build_population, child_until, d64, fiscal_year, from_ymd,
+from .population import (DAY, NAT, ROLE_CHILD, ROLE_MAIN, ROLE_SP, ROLE_SPOUSE, Population,
+                         _given_names, _years, age_at, build_population, child_until, d64, fiscal_year, from_ymd,
                          grade_in, month_end, month_start, school_year, ymd)
 
 RESIDENTS = {"tiny": 300, "small": 20_000, "izumi": 185_000}
@@ -298,16 +298,15 @@ class _Builder:
         return out.drop(columns="_pid").reset_index(drop=True)
 
     # ------------------------------------------------------------ disability and care
-    def handbooks(self) -> pd.DataFrame:
+    def handbooks(self) -> None:
         rng = self.rng("handbooks")
-        P = self.P
         age = self.age
-        everyone = np.ones(self.n, dtype=bool)
         rows = []
 
-        def issue_dates(idx, onset_lo, onset_hi):
+        def issue_dates(idx, min_share):
+            """Issued at an age between min_share of the present age and now (or the removal)."""
             b = self.birth[idx]
-            onset = b + _years(rng.uniform(onset_lo, 1, len(idx)) * np.maximum(age[idx], 1) * onset_hi)
+            onset = b + _years(rng.uniform(min_share, 1, len(idx)) * np.maximum(age[idx], 1))
             onset = np.maximum(onset, self.since[idx] - _years(rng.uniform(0, 20, len(idx))))
             onset = np.maximum(onset, b + DAY * 120)
             last = np.where(np.isnat(self.removed[idx]), self.t0 - DAY * 5, self.removed[idx] - DAY)
@@ -320,13 +319,13 @@ class _Builder:
             return np.where(ret > issued, ret, NAT)
 
         # 身体 (physical): mostly older people
-        w = np.interp(age, [0, 18, 40, 65, 75, 85, 100], [0.2, 0.3, 0.8, 3, 6, 9, 9]) * everyone
+        w = np.interp(age, [0, 1, 18, 40, 65, 75, 85, 100], [0, 0.2, 0.3, 0.8, 3, 6, 9, 9])
         # ~8% of handbooks are added by young_carers(); the natural ones make up the rest
         n_p = int(round(self.target("shogai_techo_physical") * 0.92 / 1.1))
         idx = _weighted_pick(rng, w, n_p)
         grade = rng.choice(["1級", "2級", "3級", "4級", "5級", "6級"], len(idx),
                            p=[.26, .14, .17, .28, .07, .08])
-        iss = issue_dates(idx, 0.55, 1.0)
+        iss = issue_dates(idx, 0.55)
         rows.append(_frame(_pid=idx, handbook_kind="身体", grade=grade, issued_on=iss,
                            valid_until=np.full(len(idx), NAT), returned_on=returned(idx, iss)))
         regrade = rng.random(len(idx)) < 0.1  # an older, milder handbook given back when regraded
@@ -349,17 +348,18 @@ class _Builder:
         rows.append(_frame(_pid=idx, handbook_kind="精神", grade=grade, issued_on=iss,
                            valid_until=iss + _years(2) - DAY, returned_on=returned(idx, iss)))
         # 療育 (intellectual): found in childhood; children carry a re-assessment date
-        w = np.interp(age, [0, 3, 6, 18, 40, 65, 90], [0.3, 1.5, 2.0, 2.0, 1.0, 0.3, 0.1])
+        w = np.interp(age, [0, 1.9, 2, 3, 6, 18, 40, 65, 90], [0, 0, 0.3, 1.5, 2.0, 2.0, 1.0, 0.3, 0.1])
         idx = _weighted_pick(rng, w, int(round(self.target("shogai_techo_intellectual") * 0.95)))
         grade = rng.choice(["A", "A1", "A2", "B1", "B2", "B"], len(idx), p=[.35, .03, .02, .25, .30, .05])
         iss = self.birth[idx] + _years(rng.uniform(1.5, np.clip(age[idx], 1.6, 18)))
         iss = np.maximum(iss, self.birth[idx] + DAY * 400)
         iss = np.minimum(iss, np.where(np.isnat(self.removed[idx]), self.t0 - DAY * 5, self.removed[idx] - DAY))
         recheck = (age[idx] < 18) & (rng.random(len(idx)) < 0.3)
-        valid = np.where(recheck, self.t0 + _years(rng.uniform(-0.3, 4, len(idx))), NAT)
+        valid = np.where(recheck, np.maximum(self.t0 + _years(rng.uniform(-0.3, 4, len(idx))), iss + _years(1)), NAT)
         rows.append(_frame(_pid=idx, handbook_kind="療育", grade=grade, issued_on=iss, valid_until=valid,
                            returned_on=returned(idx, iss)))
-        self.hb = pd.concat(rows, ignore_index=True)
+        hb = pd.concat(rows, ignore_index=True)
+        self.hb = hb[_d(hb["issued_on"]) > self.birth[hb["_pid"].to_numpy()]].reset_index(drop=True)
 
     def care_certs(self) -> None:
         rng = self.rng("care")
@@ -554,7 +554,7 @@ class _Builder:
         # the young-carer cases: home help in use for some, ended for some, none for the rest
         yc = np.isin(pid, self.sev_people) & active
         ch = rng.random(len(hb))
-        probs["居宅介護"] = np.where(yc, np.where(ch < 0.35, 1.0, np.where(ch < 0.5, 1.0, 0.0)), probs["居宅介護"])
+        probs["居宅介護"] = np.where(yc, (ch < 0.5).astype(float), probs["居宅介護"])
         ended_yc = yc & (ch >= 0.35) & (ch < 0.5)
         pools = []
         for k, p in probs.items():
@@ -744,7 +744,6 @@ class _Builder:
             sy = left_fy - pg - 6
             pb = from_ymd(sy, 4, 2) + DAY * rng.integers(0, 365, n_past)
             psex = rng.choice([1, 2], n_past)
-            from .population import _given_names
             _, gkana = _given_names(rng, psex, pb)
             w = self.sn["weight"].to_numpy()
             skana = self.sn["kana"].to_numpy()[rng.choice(len(self.sn), n_past, p=w / w.sum())]
@@ -776,9 +775,7 @@ class _Builder:
         school_name = np.where(grade <= 6, elem[si], jhs[ji])
         school_code = np.where(grade <= 6, dirt._join("B127221900", np.char.zfill((si + 1).astype(str), 3)),
                                dirt._join("C127221900", np.char.zfill((ji + 1).astype(str), 3)))
-        entry = self.fy - grade + 1
-        entry = np.where(case == "current", entry, np.where(case == "moved_away", fyr[np.maximum(pupil_pid, 0)] - grade + 1,
-                                                             entry))
+        entry = school_year(birth) + 7  # the fiscal year the pupil entered 小1
         order = rng.permutation(n)
         serial = np.empty(n, dtype=np.int64)
         serial[order] = np.arange(n)
@@ -841,7 +838,7 @@ class _Builder:
             self.content[key] = int(sel.sum())
         return out, flag
 
-    def attendance(self, roster: pd.DataFrame) -> pd.DataFrame:
+    def attendance(self) -> pd.DataFrame:
         rng = self.rng("attendance")
         info = self.roster_info
         cur = info[info["case"] == "current"]
@@ -1169,7 +1166,7 @@ def build_city(scale: str, seed: int, as_of: date, truth_dates: list[date]) -> C
     frames["jido_teate"] = b.jido_teate()
     frames["kodomo_iryo"] = b.kodomo_iryo()
     frames["gakureibo"] = b.roster()
-    frames["shusseki"] = b.attendance(frames["gakureibo"])
+    frames["shusseki"] = b.attendance()
     frames["shugaku_enjo"] = b.school_aid()
     frames["hoiku"] = b.nursery()
     frames["boshi_kenshin"] = b.checkups()

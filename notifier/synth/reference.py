@@ -19,7 +19,6 @@ Literal readings worth knowing (they are what rules.md says; see the report in g
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 

@@ -14,6 +14,15 @@ from tests.web.test_rules_pages import AS_OF, BASE, setup_city
 pytestmark = pytest.mark.browser
 
 
+def watch(page, errors: list[str]) -> None:
+    """Collect script errors, CSP violations and failed requests (the browser's own favicon aside)."""
+    page.on("console", lambda m: errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+
+
 def sign_in(page, base_url, session, user):
     page.goto(f"{base_url}/login")
     page.get_by_label("ユーザー名").fill(user.username)
@@ -35,7 +44,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     # --- the author: edit, preview, save -------------------------------------------------------
     ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    watch(page, errors)
     sign_in(page, base, live_session, author)
     page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="ルール").click()
     page.get_by_role("link", name="就学援助のご案内").click()
@@ -45,7 +54,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
 
     # a structural edit round trip (add a criterion to the root group, then remove it)
     page.select_option("#node-0-new", "has_jido")
-    page.get_by_role("button", name="条件を追加").first.click()
+    page.get_by_role("button", name="条件全体に条件を追加").click()
     page.wait_for_selector("#node-0-4")
     assert page.input_value("#node-0-4-criterion") == "has_jido"
     page.get_by_role("button", name="条件 5を削除").click()
@@ -86,7 +95,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     # --- a second person approves ---------------------------------------------------------------
     ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    watch(page, errors)
     sign_in(page, base, live_session, approver)
     page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="承認待ち").click()
     card = page.locator("section.approval", has_text="就学援助のご案内 第2版")
@@ -104,4 +113,4 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
                                 .order_by(RuleVersion.version)).all()
     assert [(r.version, r.status) for r in rows] == [(1, "superseded"), (2, "active")]
     assert (rows[1].created_by, rows[1].decided_by) == ("author", "approver")
-    assert not errors, errors                     # no CSP violations or script errors in the console
+    assert not errors, errors                     # no CSP violations, script errors or failed requests
