@@ -185,6 +185,6 @@ del C
 #   sex       1 male / 2 female (1, 男, 2, 女)
 #   relation  続柄 as written; `relation_norm` folds 長男/長女/二男… to 子
 #   grade     1–9 (小1=1 … 中3=9; the bare numbers 1–9 are accepted)
-#   handbook_grade  身体 1–6級, 精神 1–3級, 療育 A/B/A1/A2/B1/B2 (stored as written after NFKC)
+#   handbook_grade  身体 1–6級, 精神 1–3級 (stored as "1級" even when written "1"), 療育 A/B/A1/A2/B1/B2
 #   flag      bool (有 = True; 無 or blank = False)
 #   datetime  JST date-time, stored as naive UTC

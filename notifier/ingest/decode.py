@@ -42,13 +42,13 @@ class QuarantineRow(NamedTuple):
 
 QUARANTINE_COLUMNS = list(QuarantineRow._fields)
 
-# Private use (外字) plus the supplementary private-use planes some vendors use.
-_PRIVATE_USE = "\ue000-\uf8ff\U000f0000-\U0010fffd"
+# Private use (外字) plus the supplementary private-use planes some vendors use, as a regex class body.
+PRIVATE_USE = "\ue000-\uf8ff\U000f0000-\U0010fffd"
 # cp932 decodes stray 0xA0 / 0xFD-0xFF to U+F8F0-F8F3 without complaint: always garbling, never 外字.
 _GARBLED = "\x00-\x08\x0a-\x1f\x7f-\x9f\ufffd\uf8f0-\uf8f3"
-_SUSPICIOUS_RE = f"[{_GARBLED}{_PRIVATE_USE}]"
+_SUSPICIOUS_RE = f"[{_GARBLED}{PRIVATE_USE}]"
 _GARBLED_RE = f"[{_GARBLED}]"
-_PRIVATE_USE_RE = f"[{_PRIVATE_USE}]"
+_PRIVATE_USE_RE = f"[{PRIVATE_USE}]"
 
 
 def _mask(s: pd.Series, pattern: str) -> pd.Series:

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .decode import map_distinct, private_use_mask
+from .decode import PRIVATE_USE, map_distinct, private_use_mask
 
 GAIJI_MARK = "〓"  # stands for a 外字 no city table maps; matching gives such a field less weight
 
-_PRIVATE_USE_RE = "[\ue000-\uf8ff\U000f0000-\U0010fffd]"
-_VARIATION_SELECTORS_RE = "[\ufe00-\ufe0f\U000e0100-\U000e01ef]"
-_RARE_RE = "[\ue000-\uf8ff\U000f0000-\U0010fffd\ufe00-\ufe0f\U000e0100-\U000e01ef]"  # either of the above
+_VARIATION_SELECTORS = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
+_PRIVATE_USE_RE, _VARIATION_SELECTORS_RE = f"[{PRIVATE_USE}]", f"[{_VARIATION_SELECTORS}]"
+_RARE_RE = f"[{PRIVATE_USE}{_VARIATION_SELECTORS}]"  # either: most values have neither
 # Values made only of these are already what NFKC would give, for the purpose of a key (U+3000 is
 # dropped as a space anyway); only the others need the per-value Python step.
 _NFKC_STABLE = "ぁ-ゖゝゞァ-ヺー・ヽヾ一-鿿 \u3000A-Za-z0-9"

@@ -192,12 +192,17 @@ def blank_draft() -> Draft:
     return Draft("", meta, EditNode("all", children=[_leaf()]))
 
 
+def _text(form, name: str) -> str:
+    # Browsers submit text areas with CRLF line ends; the stored rule uses LF.
+    return (form.get(name) or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
 def draft_from_form(form, rule_id: str | None) -> Draft:
-    meta = {k: (form.get(k) or "").strip() for k in META_FIELDS}
+    meta = {k: _text(form, k) for k in META_FIELDS}
     tree = node_from_form(form, "0") or EditNode("all")
     base = form.get("base_version")
     return Draft(rule_id if rule_id is not None else _nfkc(form.get("rule_id")), meta, tree,
-                 note=(form.get("version_note") or "").strip()[:NOTE_MAX],
+                 note=_text(form, "version_note")[:NOTE_MAX],
                  base_version=int(base) if base and base.isdigit() else None)
 
 
@@ -410,7 +415,8 @@ def _widget(fpath: str, p: Param, value: Any, errors: dict) -> dict:
     elif p.kind == "choices" or (p.kind == "ints" and labels):
         keys = list(p.choices) if p.kind == "choices" else list(labels)
         chosen = {str(x) for x in value} if isinstance(value, list) else set()
-        w.update(widget="checkboxes", options=[(str(c), str(labels.get(c, c)), str(c) in chosen) for c in keys])
+        w.update(widget="checkboxes", options=[(str(c), str(labels.get(c, c)), str(c) in chosen) for c in keys],
+                 help="" if p.kind == "ints" else p.help)   # the boxes carry the labels the help spells out
     elif p.kind in ("ints", "texts"):
         w.update(widget="text", value=value.text if isinstance(value, Raw) else "、".join(str(x) for x in value or []),
                  help=p.help or "複数あるときは「、」またはカンマで区切ります。")
@@ -434,7 +440,8 @@ def tree_view(node: EditNode, errors: dict, fpath: str = "0", label: str = "", p
     v = {"path": fpath, "type": node.type, "note": node.note, "label": label,
          "error": errors.get(f"node-{fpath}"), "is_root": parent is None, "index": index,
          "siblings": len(parent.children) if parent is not None else 1,
-         "movable": parent is not None and parent.type in ("all", "any"), "children": []}
+         "movable": parent is not None and parent.type in ("all", "any"),
+         "negatable": parent is not None and parent.type != "not" and node.type != "not", "children": []}
     if node.type == "leaf":
         crit = CATALOG[node.criterion]
         v.update(criterion=node.criterion, crit_label=crit.label,
@@ -584,6 +591,12 @@ def reach(rule: Rule, as_of: dt.date, active: tuple[RuleVersion, Rule] | None) -
 # helpers shared by the pages
 
 
+def readable_diff(old: Rule, new: Rule) -> list[str]:
+    """diff_rules with the criteria paths (criteria.all[3].any[0]) shown as the editor numbers them."""
+    return [re.sub(r"（(criteria[^）]*)）", lambda m: f"（条件 {_path_label(m.group(1))}）", line)
+            for line in diff_rules(old, new)]
+
+
 def _check_id(rule_id: str) -> None:
     if not RULE_ID.match(rule_id):
         abort(404)
@@ -690,7 +703,7 @@ def detail(rule_id: str):
     history, previous = [], None
     for v in versions:
         r, _err = _rule_of(v)
-        diff = diff_rules(previous, r) if previous is not None and r is not None else None
+        diff = readable_diff(previous, r) if previous is not None and r is not None else None
         history.append({"row": v, "diff": diff})
         previous = r or previous
     history.reverse()
@@ -711,8 +724,8 @@ def version(rule_id: str, n: int):
     prev_row = next((v for v in reversed(versions) if v.version < n), None)
     prev_rule = _rule_of(prev_row)[0] if prev_row else None
     active = _active_pair(s, rule_id)
-    diff_prev = diff_rules(prev_rule, rule) if rule and prev_rule else None
-    diff_active = diff_rules(active[1], rule) if rule and active and active[0].id != row.id \
+    diff_prev = readable_diff(prev_rule, rule) if rule and prev_rule else None
+    diff_active = readable_diff(active[1], rule) if rule and active and active[0].id != row.id \
         and (prev_row is None or active[0].id != prev_row.id) else None
     return render_template("rules/version.html", rule_id=rule_id, row=row, rule=rule, error=error,
                            facts=rule_facts(rule) if rule else [], lines=render_lines(rule) if rule else [],
@@ -816,7 +829,7 @@ def approvals():
         rule, error = _rule_of(row)
         active = _active_pair(s, row.rule_id)
         items.append({"row": row, "rule": rule, "error": error, "active": active and active[0],
-                      "diff": diff_rules(active[1], rule) if rule and active else None,
+                      "diff": readable_diff(active[1], rule) if rule and active else None,
                       "lines": render_lines(rule) if rule and not active else [],
                       "reach": reach(rule, as_of, active) if rule else None,
                       "own": row.created_by == g.user.username})

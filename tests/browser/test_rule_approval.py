@@ -47,7 +47,9 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     watch(page, errors)
     sign_in(page, base, live_session, author)
     page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="ルール").click()
+    page.screenshot(path=str(screenshot_dir / "rule_list.png"), full_page=True)
     page.get_by_role("link", name="就学援助のご案内").click()
+    page.screenshot(path=str(screenshot_dir / "rule_detail.png"), full_page=True)
     page.get_by_role("link", name="編集する").click()
     assert page.url.endswith("/rules/shugaku_enjo/edit")
     page.wait_for_function("document.documentElement.classList.contains('js')")  # rule_editor.js ran under the CSP
@@ -100,6 +102,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="承認待ち").click()
     card = page.locator("section.approval", has_text="就学援助のご案内 第2版")
     assert "基本額: 1,000,000円 → 1,600,000円" in card.inner_text()
+    assert "説明" not in card.inner_text()                 # text areas round-trip (CRLF from the browser)
     assert "所得基準を引き上げ、対象を小学生に絞る" in card.inner_text()
     page.screenshot(path=str(screenshot_dir / "rule_approvals.png"), full_page=True)
     card.get_by_role("button", name="承認して有効にする").click()

@@ -128,3 +128,8 @@ def test_romaji_of_the_loose_key():
     assert pd.isna(romaji(s).iloc[3])
     assert romaji(s).iloc[4] == "〓yama"
     assert romaji(pd.Series(["オーノ"])).iloc[0] == romaji(pd.Series(["オウノ"])).iloc[0]
+
+
+def test_an_empty_series_gives_empty_keys():
+    st, lo = kana_keys(pd.Series([], dtype="str"))
+    assert len(st) == len(lo) == 0 and len(romaji(pd.Series([], dtype="str"))) == 0
