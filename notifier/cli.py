@@ -136,12 +136,13 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     run_gunicorn(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
 
 
-@main.command("demo", help="Everything on SQLite for a first look in a browser.")
+@main.command("demo", help="Everything on SQLite with generated data, the LINE simulator and the staff app.")
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--sim-port", default=8765, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Prepare the demo database and exit.")
-def demo(port: int, no_serve: bool) -> None:
+def demo(port: int, sim_port: int, no_serve: bool) -> None:
     from notifier.demo import run_demo
-    run_demo(port=port, serve=not no_serve)
+    run_demo(port=port, serve=not no_serve, sim_port=sim_port)
 
 
 # Command groups owned by other modules register themselves on `main` when imported.

@@ -1,46 +1,127 @@
-"""`notifier demo`: a first look on SQLite — a demo admin with a known TOTP secret, then the web app."""
+"""`notifier demo`: the whole flow on SQLite with generated data, the local LINE simulator and the staff app.
+
+It builds a fresh demo database from a generated `tiny` city (import → 名寄せ → rules → consents →
+eligibility), starts the LINE simulator and the web app on loopback, and prints how to look around.
+"""
 from __future__ import annotations
 
-import os
+import shutil
+import threading
 
 import click
+import pandas as pd
 
-from notifier.config import INSTANCE_DIR
+from notifier.config import INSTANCE_DIR, REPO_ROOT
 
 DEMO_DB = INSTANCE_DIR / "demo.sqlite3"
+DEMO_DATA = INSTANCE_DIR / "demo-data"
 DEMO_USER = "demo-admin"
 DEMO_PASSWORD = "demo-password-2026"
 # A fixed secret so the printed code can be reproduced by any authenticator app during the demo.
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+LINE_SECRET = "demo-channel-secret"
+LINE_TOKEN = "demo-access-token"
+LOGIN_CHANNEL = "1650000000"
 
 
-def run_demo(port: int = 5000, serve: bool = True) -> None:
+def prepare(url: str, as_of) -> dict:
+    """Build the demo database; returns what to print."""
     from notifier import create_app, db, migrate
-    from notifier.auth.service import create_user, dao_get_user_by_username
+    from notifier.auth.service import create_user
+    from notifier.consent.importer import import_consents
+    from notifier.eligibility.dao import active_rules, load_directory, store_run
+    from notifier.eligibility.engine import evaluate
+    from notifier.eligibility.pipeline import build_inputs
+    from notifier.ingest.importer import import_directory
+    from notifier.ingest.mapping import Mapping
+    from notifier.linkage.run import run_linkage
     from notifier.models import utcnow
+    from notifier.synth import generate
 
-    os.environ.setdefault("NOTIFIER_ENV", "development")
-    url = f"sqlite:///{DEMO_DB}"
-    app = create_app({"ENV": "development", "DATABASE_URL": url, "SESSION_COOKIE_SECURE": False})
+    if DEMO_DB.exists():
+        DEMO_DB.unlink()
+    for suffix in ("-wal", "-shm"):
+        extra = DEMO_DB.with_name(DEMO_DB.name + suffix)
+        if extra.exists():
+            extra.unlink()
+    shutil.rmtree(DEMO_DATA, ignore_errors=True)
+    generate("tiny", 1, DEMO_DATA)
+    migrate.upgrade(url)
+    app = create_app({"ENV": "development", "DATABASE_URL": url})
+    engine = app.extensions["db_engine"]
     with app.app_context():
-        migrate.upgrade(url)
+        summary = import_directory(engine, DEMO_DATA, Mapping(), actor="demo")
+        _result, link_counts = run_linkage(engine, as_of)
         with db.transaction() as s:
-            user = dao_get_user_by_username(s, DEMO_USER)
-            if user is None:
-                user = create_user(s, username=DEMO_USER, password=DEMO_PASSWORD, roles=["admin"],
-                                   display_name="デモ管理者", tax_permission=True,
-                                   child_welfare_permission=True, actor="demo")
-                user.totp_secret = DEMO_TOTP_SECRET
-                user.totp_enrolled_at = utcnow()
+            user = create_user(s, username=DEMO_USER, password=DEMO_PASSWORD, roles=["admin"],
+                               display_name="デモ管理者", tax_permission=True, child_welfare_permission=True,
+                               actor="demo")
+            user.totp_secret = DEMO_TOTP_SECRET
+            user.totp_enrolled_at = utcnow()
+            for role, name in (("rule_author", "demo-author"), ("rule_approver", "demo-approver"),
+                               ("coordinator", "demo-coordinator"), ("auditor", "demo-auditor")):
+                other = create_user(s, username=name, password=DEMO_PASSWORD, roles=[role], actor="demo")
+                other.totp_secret = DEMO_TOTP_SECRET
+                other.totp_enrolled_at = utcnow()
+            load_directory(s, REPO_ROOT / "eligibility_rules", actor="demo", activate=True)
+            consents = import_consents(s, DEMO_DATA / "consent.csv")
+        with db.transaction() as s:
+            pairs = active_rules(s)
+        _sources, _links, table, household_consents = build_inputs(engine, as_of)
+        result = evaluate([r for _v, r in pairs], table, household_consents)
+        store_run(engine, as_of, table.n, result, {r.id: v.id for v, r in pairs}, actor="demo")
+        from notifier.line.accounts import find_applicant
+        shinsei = pd.read_csv(DEMO_DATA / "online_shinsei.csv", dtype=str, encoding="utf-8-sig")
+        with db.transaction() as s:
+            example = next((aid for aid in shinsei["申請ID"] if find_applicant(s, aid)), "")
+    return {"app": app, "rows": sum(f.rows_stored for f in summary.files), "links": link_counts,
+            "consents": consents.events_added, "households": table.n,
+            "matches": result.counts["matches"].to_dict(), "example_id": example}
+
+
+def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None:
+    from werkzeug.serving import make_server
+
+    from notifier.line.sim.app import create_sim_app, serve_in_thread
+    from notifier.timeutil import today_jst
+
+    url = f"sqlite:///{DEMO_DB}"
+    as_of = min(today_jst(), __import__("notifier.synth", fromlist=["AS_OF"]).AS_OF)
+    click.echo("デモ用のデータベースを作成しています（合成データ tiny、SQLite）…")
+    info = prepare(url, as_of)
+    app = info["app"]
+    app.config.update(LINE_CHANNEL_SECRET=LINE_SECRET, LINE_CHANNEL_ACCESS_TOKEN=LINE_TOKEN,
+                      LINE_LOGIN_CHANNEL_ID=LOGIN_CHANNEL, SESSION_COOKIE_SECURE=False,
+                      PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    links = info["links"]
+    matches = "、".join(f"{k} {v}" for k, v in info["matches"].items())
     click.echo(f"""
 デモの準備ができました（SQLite: {DEMO_DB}）。
-  ブラウザで http://127.0.0.1:{port}/login を開いてください。
-  ユーザー名: {DEMO_USER}
+  取込 {info['rows']:,} 行、学齢簿 {links.roster} 件中 照合 {links.linked}・要確認 {links.review}・照合なし {links.unlinked}、
+  窓口・CSWの同意 {info['consents']} 件、世帯 {info['households']:,}、{as_of} 時点の対象世帯: {matches}
+
+職員用画面: http://127.0.0.1:{port}/login
+  ユーザー名: {DEMO_USER}（ほかに demo-author / demo-approver / demo-coordinator / demo-auditor）
   パスワード: {DEMO_PASSWORD}
-  二要素認証の秘密鍵（TOTP）: {DEMO_TOTP_SECRET}
+  二要素認証の秘密鍵（TOTP、全員共通）: {DEMO_TOTP_SECRET}
     認証アプリに登録するか、別の端末で次を実行すると今の確認コードが表示されます:
     NOTIFIER_ENV=development DATABASE_URL={url} notifier users totp-code {DEMO_USER}
+
+LINEシミュレーター（住民のスマートフォンの代わり）: http://127.0.0.1:{sim_port}/phone/
+  利用者を追加して友だち追加し、オンライン申請ID（例: {info['example_id']}）を送ると、同意の手続きに進みます。
+  「配信停止」と送ると同意を取り消せます。
 """)
-    if serve:
-        from notifier.server import run_gunicorn
-        run_gunicorn(app, host="127.0.0.1", port=port, workers=1, threads=8)
+    if not serve:
+        return
+    sim = serve_in_thread(create_sim_app(LINE_SECRET, LINE_TOKEN, f"http://127.0.0.1:{port}/line/webhook",
+                                         login_channel_id=LOGIN_CHANNEL), port=sim_port)
+    app.config["LINE_API_BASE_URL"] = sim.base_url
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    click.echo("Ctrl+C で終了します。")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sim.shutdown()

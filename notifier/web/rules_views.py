@@ -37,7 +37,7 @@ from notifier.eligibility.dao import (RuleApprovalError, add_version, approve, d
 from notifier.eligibility.engine import evaluate
 from notifier.eligibility.params import Param
 from notifier.eligibility.rules import (DEFAULT_COOLDOWN_DAYS, DEFAULT_NONRESPONDER_DAYS,
-                                        DEFAULT_REMINDER_DAYS, OP_LABELS, RULE_ID, Rule, RuleError,
+                                        DEFAULT_REMINDER_DAYS, RULE_ID, Rule, RuleError,
                                         diff_rules, parse_rule, rule_from_json)
 from notifier.models import ConsentEvent, ImportRun, LinkDecision, PupilLink, RuleVersion
 from notifier.timeutil import fiscal_year, today_jst
@@ -187,7 +187,7 @@ def draft_from_rule(rule: Rule, base_version: int | None) -> Draft:
 
 def blank_draft() -> Draft:
     meta = {k: "" for k in META_FIELDS}
-    meta.update(application_url="https://", cooldown_days=str(DEFAULT_COOLDOWN_DAYS),
+    meta.update(cooldown_days=str(DEFAULT_COOLDOWN_DAYS),
                 reminder_days=str(DEFAULT_REMINDER_DAYS), nonresponder_days=str(DEFAULT_NONRESPONDER_DAYS))
     return Draft("", meta, EditNode("all", children=[_leaf()]))
 
@@ -330,7 +330,7 @@ def _remove(root: EditNode, fpath: str) -> EditNode:
 
 
 def apply_action(draft: Draft, action: str, form) -> str | None:
-    """Apply one structural edit to draft.tree; returns the form path to scroll to (or None)."""
+    """Apply one structural edit to draft.tree; returns the form path of the node it touched."""
     kind, _, arg = action.partition(":")
     path, _, rest = arg.partition(":")
     root = draft.tree
@@ -399,9 +399,13 @@ def _show_int(v: Any, p: Param) -> str:
 
 def _widget(fpath: str, p: Param, value: Any, errors: dict) -> dict:
     fid = f"node-{fpath}-param-{p.name}"
-    w = {"id": fid, "label": p.label, "help": p.help, "error": errors.get(fid), "datable": p.datable,
-         "unit": "円" if p.kind == "yen" else ""}
     labels = p.choice_labels
+    help_text = p.help
+    for code, text in labels.items():          # the catalog's help names choices by code
+        if isinstance(code, str):
+            help_text = help_text.replace(code, f"「{text}」")
+    w = {"id": fid, "label": p.label, "help": help_text, "error": errors.get(fid), "datable": p.datable,
+         "unit": "円" if p.kind == "yen" else ""}
     if isinstance(value, Dated):
         w.update(widget="dated", rows=[{"k": k, "from": f, "value": _show_int(v, p)}
                                        for k, (f, v) in enumerate(value.rows)])
@@ -453,6 +457,25 @@ def tree_view(node: EditNode, errors: dict, fpath: str = "0", label: str = "", p
         v["children"] = [tree_view(c, errors, f"{fpath}-{i}", f"{label}-{i + 1}" if label else str(i + 1), node, i)
                          for i, c in enumerate(node.children)]
     return v
+
+
+TOP_LABELS = {"rule_id": "ルールID", "name": "名称", "procedure_code": "手続きコード", "application_url": "申請URL",
+              "template": "メッセージテンプレート", "effective_from": "適用開始日", "effective_to": "適用終了日",
+              "cooldown_days": "再通知を控える日数", "reminder_days": "リマインドまでの日数",
+              "nonresponder_days": "未応答とするまでの日数", "description": "説明", "reference": "根拠",
+              "criteria": "条件"}
+
+
+def error_labels(view: dict, out: dict | None = None) -> dict[str, str]:
+    """Field id → what staff call it ("条件 4-1の基本額"), for the error summary at the top."""
+    out = dict(TOP_LABELS) if out is None else out
+    name = "条件全体" if view["is_root"] and view["type"] != "leaf" else f"条件 {view['label'] or ''}".strip()
+    out[f"node-{view['path']}"] = name
+    for w in view.get("widgets", []):
+        out[w["id"]] = f"{name}の{w['label']}"
+    for child in view["children"]:
+        error_labels(child, out)
+    return out
 
 
 def criterion_options() -> list[tuple[str, str]]:
@@ -747,14 +770,16 @@ def preview(rule_id: str, n: int):
                            as_of=as_of, date_error=date_error, reach=result, is_active=row.status == "active")
 
 
-def _editor(draft: Draft, *, is_new: bool, errors: dict | None = None, anchor: str | None = None,
-            reach_result: Reach | None = None, as_of: dt.date | None = None, date_error: str | None = None,
-            notice: str | None = None, status: int = 200):
+def _editor(draft: Draft, *, is_new: bool, errors: dict | None = None, reach_result: Reach | None = None,
+            as_of: dt.date | None = None, date_error: str | None = None, notice: str | None = None,
+            status: int = 200):
     form_url = url_for("rules.new") if is_new else url_for("rules.edit", rule_id=draft.rule_id)
     errors = errors or {}
+    tree = tree_view(draft.tree, errors)
     return render_template("rules/edit.html", draft=draft, is_new=is_new, errors=errors,
-                           tree=tree_view(draft.tree, errors), form_url=form_url, anchor=anchor,
-                           criteria=criterion_options(), group_labels=GROUP_LABELS, op_labels=OP_LABELS,
+                           error_labels=error_labels(tree) if errors else {},
+                           tree=tree, form_url=form_url,
+                           criteria=criterion_options(), group_labels=GROUP_LABELS,
                            reach=reach_result, as_of=as_of or today_jst(), date_error=date_error,
                            notice=notice), status
 
@@ -764,8 +789,9 @@ def _handle_editor_post(draft: Draft, *, is_new: bool):
     action = request.form.get("action") or "refresh"
     as_of, date_error = _parse_as_of(request.form.get("as_of"))
     if action not in ("save", "preview", "refresh"):
-        anchor = apply_action(draft, action, request.form)
-        return _editor(draft, is_new=is_new, anchor=anchor, as_of=as_of)
+        # The button's formaction carries the #node-… fragment that brings staff back to the spot.
+        apply_action(draft, action, request.form)
+        return _editor(draft, is_new=is_new, as_of=as_of)
     if action == "refresh":
         return _editor(draft, is_new=is_new, as_of=as_of)
     rule, errors = validate(draft)
@@ -777,7 +803,7 @@ def _handle_editor_post(draft: Draft, *, is_new: bool):
     active = None if is_new else _active_pair(s, draft.rule_id)
     if action == "preview":
         return _editor(draft, is_new=is_new, reach_result=reach(rule, as_of, active), as_of=as_of,
-                       date_error=date_error, anchor="preview")
+                       date_error=date_error)
     row, created = add_version(s, rule, actor=g.user, note=draft.note or None)
     s.commit()
     if not created:

@@ -12,6 +12,7 @@ PROTECTED = {
     "/audit/": ("auditor", "admin", "coordinator"),
     "/imports/": ("coordinator", "admin", "rule_author"),
     "/linkage/review": ("coordinator", "admin", "caseworker"),
+    "/consents/": ("coordinator", "admin", "auditor"),
 }
 
 
