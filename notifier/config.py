@@ -65,6 +65,10 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None) -> di
         # Empty means LINE's own hosts (the SDK's default); tests and the simulator set a local URL.
         "LINE_API_BASE_URL": env.get("LINE_API_BASE_URL", line_default),
         "LINE_LOGIN_CHANNEL_ID": env.get("LINE_LOGIN_CHANNEL_ID", ""),
+        # The resident consent page runs inside LINE: with a LIFF app id it loads LINE's SDK (on the
+        # resident's phone; staff pages never load anything external).
+        "LIFF_ID": env.get("LIFF_ID", ""),
+        "LIFF_SDK_URL": env.get("LIFF_SDK_URL", "https://static.line-scdn.net/liff/edge/2/sdk.js"),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://localhost:5000"),
         "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
         "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),

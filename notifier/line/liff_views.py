@@ -31,6 +31,22 @@ AID_SHAPE = ("オンライン申請IDの形式が正しくありません。"
 NO_TOKEN = "LINEでの本人確認ができませんでした"
 
 
+@bp.after_request
+def _with_liff_csp(response):
+    """With a LIFF app id, this page (only) may load LINE's SDK from its origin."""
+    liff_id = current_app.config.get("LIFF_ID")
+    if liff_id:
+        from urllib.parse import urlparse
+
+        from notifier.web import CSP
+        sdk = urlparse(current_app.config["LIFF_SDK_URL"])
+        origin = f"{sdk.scheme}://{sdk.netloc}"
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "script-src 'self'", f"script-src 'self' {origin}").replace(
+            "connect-src 'self'", "connect-src 'self' https://api.line.me https://liffsdk.line-scdn.net")
+    return response
+
+
 def _page(form: dict, errors: dict | None = None, status: int = 200, notice: str | None = None):
     s = db.session()
     texts = {scope: consent.current_text(s, scope).text for scope in ("notify", "tax")}

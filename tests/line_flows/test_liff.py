@@ -192,3 +192,13 @@ def test_it_works_over_real_http(city):
         "csrf_token": csrf, "aid": "IZM-7K3P-9QX2", "notify": "1", "id_token": resident.token()})
     assert resp.status_code == 200 and "ご希望を承りました" in resp.text
     assert events(city) == [("0000101", "notify", "grant", "LIFF", True)]
+
+
+def test_with_a_liff_id_only_the_consent_page_may_load_lines_sdk(database_url):
+    from notifier import create_app
+    app = create_app({"ENV": "test", "SECRET_KEY": "x", "DATABASE_URL": database_url, "LIFF_ID": "1650000000-AbCdEfGh"})
+    client = app.test_client()
+    page = client.get("/consent?aid=IZM-AAAA-BBBB")
+    assert 'src="https://static.line-scdn.net/liff/edge/2/sdk.js"' in page.get_data(as_text=True)
+    assert "script-src 'self' https://static.line-scdn.net" in page.headers["Content-Security-Policy"]
+    assert "line-scdn" not in client.get("/login").headers["Content-Security-Policy"]
