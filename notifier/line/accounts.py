@@ -93,3 +93,35 @@ def unlink(session: Session, account: LineAccount, *, actor, reason: str) -> Non
     account.linked_at = None
     audit.record(session, "line_link", actor=actor, target_type="resident", target_id=atena,
                  detail={"result": "unlinked", "account": account.id, "reason": reason})
+
+
+def notifiable_accounts(session: Session, as_of) -> "pd.DataFrame":
+    """LINE accounts a notice may go to on `as_of`: linked, still following, the resident current
+    (a resident who moved out or died — 消除日 on or before as_of — is never used), and the resident
+    holding `notify`. Columns: setai_no, atena_no, line_user_id, account_id.
+    """
+    import pandas as pd
+
+    from notifier.consent.state import person_state
+    from notifier.models import ConsentEvent
+
+    jumin = SOURCE_TABLES["juminhyo"]
+    accounts = pd.DataFrame(session.execute(
+        select(LineAccount.id, LineAccount.line_user_id, LineAccount.atena_no)
+        .where(LineAccount.atena_no.is_not(None), LineAccount.reachable.is_(True))).all(),
+        columns=["account_id", "line_user_id", "atena_no"])
+    residents = pd.DataFrame(session.execute(
+        select(jumin.c.atena_no, jumin.c.setai_no, jumin.c.removed_on)
+        .where(jumin.c.atena_no.in_(accounts["atena_no"].tolist()))).all(),
+        columns=["atena_no", "setai_no", "removed_on"])
+    removed = pd.to_datetime(residents["removed_on"])
+    residents = residents[removed.isna() | (removed > pd.Timestamp(as_of))]
+    events = pd.DataFrame(session.execute(
+        select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
+               ConsentEvent.occurred_at).where(ConsentEvent.atena_no.in_(accounts["atena_no"].tolist()))).all(),
+        columns=["id", "atena_no", "scope", "action", "occurred_at"])
+    state = person_state(events)
+    notify = state.index[state["notify"]] if len(state) else pd.Index([])
+    out = accounts.merge(residents[["atena_no", "setai_no"]], on="atena_no")
+    out = out[out["atena_no"].isin(notify)]
+    return out[["setai_no", "atena_no", "line_user_id", "account_id"]].reset_index(drop=True)

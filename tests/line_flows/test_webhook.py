@@ -135,3 +135,27 @@ def test_a_moved_out_resident_cannot_link(line_stack, tmp_path):
     uid = new_user(line_stack)
     line_stack.sim.send_text(uid, "IZM-7K3P-9QX2")
     assert "確認できませんでした" in bot_texts(line_stack, uid)[-1]
+
+
+def test_only_current_consenting_reachable_residents_are_notifiable(city, tmp_path):
+    from datetime import date
+
+    from notifier.line.accounts import notifiable_accounts
+    uid = new_user(city)
+    city.sim.send_text(uid, "IZM-7K3P-9QX2")
+    city.sim.postback(uid, "consent=notify")
+    maker = city.app.extensions["db_sessionmaker"]
+    with maker() as s:
+        got = notifiable_accounts(s, date(2026, 11, 1))
+        assert got[["setai_no", "atena_no", "line_user_id"]].values.tolist() == [["500001", "0000101", uid]]
+    # The resident moves out: the link is no longer used for notices, from the day of removal.
+    moved = [dict(r, **({"消除日": "2026-11-10", "消除事由": "転出"} if r["宛名番号"] == "0000101" else {}))
+             for r in RESIDENTS]
+    import_sources(city.app, tmp_path / "moved", {"juminhyo": moved})
+    with maker() as s:
+        assert len(notifiable_accounts(s, date(2026, 11, 9))) == 1
+        assert len(notifiable_accounts(s, date(2026, 11, 10))) == 0
+    # Blocking the account ends it too.
+    city.sim.block(uid)
+    with maker() as s:
+        assert len(notifiable_accounts(s, date(2026, 11, 9))) == 0
