@@ -66,3 +66,20 @@ def test_a_mapping_file_renames_files_and_columns(app, db_session, tmp_path, run
     assert result.exit_code == 0, result.output
     assert "SEIHO.CSV: 読込 1 行、保存 1 行" in result.output
     assert count(db_session, "seikatsu_hogo") == 1
+
+
+def test_the_shipped_example_mapping_works(app, db_session, tmp_path, runner):
+    from notifier.config import REPO_ROOT
+    d = tmp_path / "city"
+    d.mkdir()
+    (d / "JUMIN_KIHON.CSV").write_text(
+        "ATENA_NO,SETAI_NO,SHIMEI,SHIMEI_KANA,SEINENGAPPI,SEIBETSU,ZOKUGARA,JUSHO_CD,JUSHO,SHOJO_YMD,SHOJO_JIYU,EXTRA\n"
+        "0000001,100001,和泉 花子,ｲｽﾞﾐ ﾊﾅｺ,S60.1.1,女,世帯主,272191000101,和泉市府中町,,,x\n", encoding="cp932")
+    (d / "SEIHO.CSV").write_text("ATENA,KAISHI,HAISHI\n0000001,令和元年5月1日,\n", encoding="utf-8-sig")
+    result = runner.invoke(args=["data", "import", str(d), "--mapping", str(REPO_ROOT / "docs" / "mapping-example.yaml"),
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert {f["file"]: f["rows_stored"] for f in payload["files"]} == {"JUMIN_KIHON.CSV": 1, "SEIHO.CSV": 1}
+    assert [f["ignored_columns"] for f in payload["files"] if f["file"] == "JUMIN_KIHON.CSV"] == [["EXTRA"]]
+    assert count(db_session, "juminhyo") == 1 and count(db_session, "seikatsu_hogo") == 1
