@@ -57,6 +57,20 @@ def login():
     return render_template("auth/login.html", error=error), (401 if error else 200)
 
 
+def _check_code(user: StaffUser, secret: str | None):
+    """POST of a second-factor form: a redirect when signed in or locked out, else None (wrong code)."""
+    s = db.session()
+    ok = service.check_totp(s, user, request.form.get("code", ""), secret=secret, **_limits())
+    s.commit()
+    if ok:
+        return _finish(user)
+    if service.is_locked(user):
+        session.clear()
+        flash(GENERIC_FAILURE, "error")
+        return redirect(url_for("auth.login"))
+    return None
+
+
 @bp.route("/login/totp", methods=["GET", "POST"])
 @public
 def second_factor():
@@ -65,16 +79,10 @@ def second_factor():
         return redirect(url_for("auth.login"))
     error = None
     if request.method == "POST":
-        s = db.session()
-        ok = service.check_totp(s, user, request.form.get("code", ""), **_limits())
-        s.commit()
-        if ok:
-            return _finish(user)
+        done = _check_code(user, None)
+        if done is not None:
+            return done
         error = "確認コードが正しくありません。認証アプリに表示されている6桁の数字を入力してください。"
-        if service.is_locked(user):
-            session.clear()
-            flash(GENERIC_FAILURE, "error")
-            return redirect(url_for("auth.login"))
     return render_template("auth/totp.html", error=error), (401 if error else 200)
 
 
@@ -87,16 +95,10 @@ def enrol():
         return redirect(url_for("auth.login"))
     error = None
     if request.method == "POST":
-        s = db.session()
-        ok = service.check_totp(s, user, request.form.get("code", ""), secret=secret, **_limits())
-        s.commit()
-        if ok:
-            return _finish(user)
+        done = _check_code(user, secret)
+        if done is not None:
+            return done
         error = "確認コードが正しくありません。QRコードを読み取った認証アプリの6桁の数字を入力してください。"
-        if service.is_locked(user):
-            session.clear()
-            flash(GENERIC_FAILURE, "error")
-            return redirect(url_for("auth.login"))
     uri = totp.provisioning_uri(secret, user.username)
     return render_template("auth/enrol.html", error=error, secret=secret, qr=totp.qr_data_uri(uri)), \
         (401 if error else 200)

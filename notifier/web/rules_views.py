@@ -561,6 +561,7 @@ class Reach:
     matched: frozenset
     cooldown_days: int = DEFAULT_COOLDOWN_DAYS
     compared_version: int | None = None
+    same_as_active: bool = False
     gained: int | None = None
     lost: int | None = None
     error: str | None = None
@@ -599,7 +600,8 @@ def reach(rule: Rule, as_of: dt.date, active: tuple[RuleVersion, Rule] | None) -
     try:
         mine = _evaluate_summary(rule, as_of, key)
         out = Reach(**{**mine.__dict__})
-        if active is not None and active[1].content_hash != rule.content_hash:
+        out.same_as_active = active is not None and active[1].content_hash == rule.content_hash
+        if active is not None and not out.same_as_active:
             theirs = _evaluate_summary(active[1], as_of, key)
             out.compared_version = active[0].version
             out.gained = len(mine.matched - theirs.matched)
@@ -776,7 +778,10 @@ def _editor(draft: Draft, *, is_new: bool, errors: dict | None = None, reach_res
     form_url = url_for("rules.new") if is_new else url_for("rules.edit", rule_id=draft.rule_id)
     errors = errors or {}
     tree = tree_view(draft.tree, errors)
-    return render_template("rules/edit.html", draft=draft, is_new=is_new, errors=errors,
+    pending = None if is_new else db.session().scalars(
+        select(RuleVersion).where(RuleVersion.rule_id == draft.rule_id, RuleVersion.status == "pending")
+        .order_by(RuleVersion.version.desc())).first()
+    return render_template("rules/edit.html", draft=draft, is_new=is_new, errors=errors, pending=pending,
                            error_labels=error_labels(tree) if errors else {},
                            tree=tree, form_url=form_url,
                            criteria=criterion_options(), group_labels=GROUP_LABELS,

@@ -135,3 +135,16 @@ def test_the_next_parameter_cannot_send_staff_elsewhere(client, db_session):
     token = csrf_token(client, "/login/totp")
     resp = client.post("/login/totp", data={"code": next_totp_code(db_session, user), "csrf_token": token})
     assert resp.headers["Location"] == "/"
+
+
+def test_wrong_second_factor_codes_lock_the_account_too(client, app, db_session):
+    user = create_staff(db_session, "tanaka", ["coordinator"])
+    token = csrf_token(client, "/login")
+    client.post("/login", data={"username": "tanaka", "password": PASSWORD, "csrf_token": token})
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        token = csrf_token(client, "/login/totp")
+        resp = client.post("/login/totp", data={"code": "000000", "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+    db_session.refresh(user)
+    assert user.locked_until is not None
+    assert client.get("/").status_code == 302

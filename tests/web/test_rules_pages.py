@@ -424,3 +424,26 @@ def test_rule_pages_carry_no_inline_script_or_style(app, db_session, city):
         assert " style=" not in html and "<style" not in html, page
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), page
         assert " onclick=" not in html and " onchange=" not in html, page
+
+
+def test_a_preview_without_any_imported_data_reaches_no_household(app, db_session):
+    c = signed_in(app, db_session, "author", ["rule_author"])
+    fields = {"rule_id": "trial", "name": "試行", "procedure_code": "trial", "template": "trial",
+              "application_url": "https://apply.city.example.lg.jp/trial"}
+    html = post(c, editor(c, "/rules/new"), "preview", "/rules/new", **fields).get_data(as_text=True)
+    assert figure(html, "matches") == "0" and "住民記録がまだ取り込まれていない" in html
+    assert "まだ有効な版がないため" in html
+    assert db_session.scalars(select(RuleVersion)).all() == []
+
+
+def test_editing_while_a_version_is_pending_says_it_will_be_withdrawn(app, db_session, city):
+    c = signed_in(app, db_session, "author", ["rule_author"])
+    assert post(c, editor(c), "save", **{BASE: "1600000"}).status_code == 302
+    form = editor(c)
+    assert form[BASE] == "1,600,000"                      # the editor starts from the pending draft
+    page = c.get("/rules/shugaku_enjo/edit").get_data(as_text=True)
+    assert "保存すると、第2版は取り下げられ" in page
+    assert post(c, form, "save", **{BASE: "1700000"}).status_code == 302
+    assert [v.status for v in versions(db_session)] == ["active", "withdrawn", "pending"]
+    old = editor(c, "/rules/shugaku_enjo/edit?from=1")    # or from any version
+    assert old[BASE] == "1,000,000"
