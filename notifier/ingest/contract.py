@@ -120,7 +120,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
         C("保護廃止日", "end_on", "date"),
     ), sensitivity=("welfare",)),
     Source("gakureibo", "学齢簿・児童生徒", (
-        C("児童生徒番号", "pupil_id", "id", True),
+        C("児童生徒番号", "pupil_id", "key", True),
         C("氏名カナ", "name_kana", "kana", True),
         C("生年月日", "birth_date", "date"),
         C("性別", "sex", "sex", True),
@@ -132,14 +132,14 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
         C("保護者氏名カナ", "guardian_kana", "kana"),
     ), key="pupil_id", sensitivity=("education",)),
     Source("shusseki", "出欠", (
-        C("児童生徒番号", "pupil_id", "id", True),
+        C("児童生徒番号", "pupil_id", "key", True),
         C("年月", "month", "month", True),
         C("授業日数", "school_days", "int", True),
         C("欠席日数", "absent_days", "int", True),
         C("遅刻日数", "late_days", "int"),
     ), key="pupil_id", sensitivity=("education",)),
     Source("shugaku_enjo", "就学援助", (
-        C("児童生徒番号", "pupil_id", "id", True),
+        C("児童生徒番号", "pupil_id", "key", True),
         C("認定年度", "fiscal_year", "fy", True),
         C("認定区分", "cert_class", "code", True, ("要保護", "準要保護")),
         C("認定日", "certified_on", "date", True),
@@ -175,6 +175,7 @@ del C
 
 # Kinds and how they are stored:
 #   id        digit string, leading zeros kept (NFKC first, so full-width digits are accepted)
+#   key       school-system identifier: ASCII letters, digits and hyphens (upper-cased after NFKC)
 #   text      NFKC-free original text, kept for display
 #   kana      original kept in `field`; `field_strict` / `field_loose` hold the matching keys
 #   date      datetime.date (blank = none)

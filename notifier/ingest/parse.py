@@ -13,7 +13,7 @@ import pandas as pd
 
 from .contract import GRADES, RELATIONS, Column, Source
 from .dates import parse_dates, parse_datetimes_jst, parse_fiscal_years, parse_months
-from .decode import QUARANTINE_COLUMNS, StructuralError, map_distinct, nfkc, text_masks
+from .decode import QUARANTINE_COLUMNS, StructuralError, map_distinct, nfkc, suspicious_rows, text_masks
 from .kana import kana_keys
 from .numbers import parse_ints
 
@@ -33,7 +33,7 @@ _FLAG = {"有": True, "あり": True, "1": True, "無": False, "なし": False, 
 # The registry writes children by birth order (長男, 二女, 十一男) or as adopted (養子, 養女).
 _CHILD_RE = r"(?:長|次|十?[二三四五六七八九]|十[一二三四五六七八九]?)[男女]|養子|養女"
 _HANDBOOK_GRADE_RE = {"身体": r"([1-6])級?", "精神": r"([1-3])級?", "療育": r"A|B|A1|A2|B1|B2"}
-_REASON, _GAIJI = "__reason", "__gaiji"  # working columns beside the typed ones
+_REASON = "__reason"  # working column beside the typed ones
 
 
 @dataclass
@@ -75,11 +75,17 @@ def _parsed(kind: str) -> Callable[..., _Cell]:
     return run
 
 
-def _id(col: pd.Series, c: Column, private: pd.Series, **_) -> _Cell:
+def _id(col: pd.Series, c: Column, **_) -> _Cell:
     text = _text(col)
     digits = text.str.fullmatch("[0-9]+").fillna(False).astype(bool)
-    return _Cell({c.field: text.where(digits)},
-                 [(private, GAIJI_IN_CODE), (~digits & text.ne(""), "数字以外の文字が含まれています")])
+    return _Cell({c.field: text.where(digits)}, [(~digits & text.ne(""), "数字以外の文字が含まれています")])
+
+
+def _key(col: pd.Series, c: Column, **_) -> _Cell:
+    # School systems number pupils with letters too (S0012, 2024-A-015): ASCII letters, digits, hyphens.
+    text = _text(col).str.upper()
+    ok = text.str.fullmatch("[0-9A-Z][0-9A-Z-]*").fillna(False).astype(bool)
+    return _Cell({c.field: text.where(ok)}, [(~ok & text.ne(""), "英数字とハイフン以外の文字が含まれています")])
 
 
 def _plain_text(col: pd.Series, c: Column, **_) -> _Cell:
@@ -102,11 +108,10 @@ def _lookup(table: Mapping[str, object], dtype: str, reason: str) -> Callable[..
     return run
 
 
-def _code(col: pd.Series, c: Column, private: pd.Series, **_) -> _Cell:
+def _code(col: pd.Series, c: Column, **_) -> _Cell:
     text = _text(col)
     bad = ~text.isin(c.codes) & text.ne("")
-    return _Cell({c.field: text.mask(bad | text.eq(""))},
-                 [(private, GAIJI_IN_CODE), (bad, "許可されていないコードです: " + text)])
+    return _Cell({c.field: text.mask(bad | text.eq(""))}, [(bad, "許可されていないコードです: " + text)])
 
 
 def _relation(col: pd.Series, c: Column, **_) -> _Cell:
@@ -137,7 +142,7 @@ def _handbook_grade(col: pd.Series, c: Column, frame: pd.DataFrame, source: Sour
 
 
 _KINDS: dict[str, Callable[..., _Cell]] = {
-    "id": _id, "text": _plain_text, "kana": _kana, "code": _code, "relation": _relation,
+    "id": _id, "key": _key, "text": _plain_text, "kana": _kana, "code": _code, "relation": _relation,
     "handbook_grade": _handbook_grade,
     "sex": _lookup(_SEX, "Int8", "性別の値が不正です"),
     "grade": _lookup(_GRADE, "Int8", "学年の値が不正です"),
@@ -146,12 +151,12 @@ _KINDS: dict[str, Callable[..., _Cell]] = {
 # Kinds validated over the whole column, not once per distinct value by parse_source: ids are
 # nearly all distinct (finding the distinct values would cost more than it saves), kana and the
 # parsers find distinct values themselves, and a handbook grade depends on 手帳種別 in the same row.
-_WHOLE_COLUMN = {"id", "kana", "handbook_grade"} | set(_PARSERS)
+_WHOLE_COLUMN = {"id", "key", "kana", "handbook_grade"} | set(_PARSERS)
 
 
-def _first_reason(checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:
+def _first_reason(index: pd.Index, checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:
     """The first failing check's reason for each cell (None where every check passed)."""
-    reason = pd.Series(None, index=checks[0][0].index, dtype="object")
+    reason = pd.Series(None, index=index, dtype="object")
     for mask, why in checks:
         fill = mask.to_numpy(dtype=bool) & reason.isna().to_numpy()
         if fill.any():
@@ -160,17 +165,29 @@ def _first_reason(checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:
 
 
 def _validate(values: pd.Series, c: Column, **context) -> pd.DataFrame:
-    """Typed output columns, the reason a cell is bad (or None), and whether it holds 外字."""
-    garbled, private = text_masks(values)
-    cell = _KINDS[c.kind](values, c, private=private, **context)
-    checks = [(garbled, GARBLED)]
-    if c.required:
-        checks.append((values.str.strip().eq(""), REQUIRED))
-    out = pd.DataFrame(cell.values)
-    out[_REASON] = _first_reason(checks + cell.checks)
-    if c.kind in ("text", "kana"):
-        out[_GAIJI] = private
+    """Typed output columns, and the reason a value is bad (None if good)."""
+    cell = _KINDS[c.kind](values, c, **context)
+    checks = ([(values.str.strip().eq(""), REQUIRED)] if c.required else []) + cell.checks
+    out = pd.DataFrame(cell.values, index=values.index)
+    out[_REASON] = _first_reason(values.index, checks)
     return out
+
+
+def _column(c: Column, col: pd.Series, suspect: np.ndarray, **context) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    """One column: its typed output columns, the reason each cell is bad (None if good), and which
+    cells hold 外字. `suspect` marks the rows that may hold controls or private-use characters."""
+    if c.kind in _WHOLE_COLUMN:
+        out = _validate(col, c, **context)
+    else:
+        out = map_distinct(col, lambda u: _validate(u, c))
+    reason = out.pop(_REASON)
+    garbled, private = np.zeros(len(col), dtype=bool), np.zeros(len(col), dtype=bool)
+    if suspect.any():
+        garbled[suspect], private[suspect] = text_masks(col[suspect])
+    # Mis-decoding (any kind) and 外字 (where only digits or a code belong) outrank the kind's reason.
+    if c.kind in ("id", "key", "code"):
+        reason = reason.mask(private, GAIJI_IN_CODE)
+    return out, reason.mask(garbled, GARBLED), private
 
 
 def parse_source(source: Source, raw: pd.DataFrame, file: str,
@@ -201,20 +218,19 @@ def parse_source(source: Source, raw: pd.DataFrame, file: str,
     problems: list[pd.DataFrame] = []
     held = np.zeros(len(raw), dtype=bool)
     gaiji = np.zeros(len(raw), dtype=bool)
+    # Rows holding a control, U+FFFD or private-use character anywhere are few: find them in one
+    # pass, then look closer at those rows only.
+    suspect = suspicious_rows(raw[[c.header for c in source.columns if c.header in raw.columns]])
     for c in source.columns:
         col = raw[c.header].astype("str") if c.header in raw.columns else pd.Series("", index=raw.index, dtype="str")
-        if c.kind in _WHOLE_COLUMN:
-            out = _validate(col, c, frame=raw, source=source, gaiji_map=gaiji_map)
-        else:
-            out = map_distinct(col, lambda u: _validate(u, c))
-        reason = out.pop(_REASON)
+        out, reason, private = _column(c, col, suspect, frame=raw, source=source, gaiji_map=gaiji_map)
         bad = reason.notna().to_numpy()
         if bad.any():
             held |= bad
             problems.append(pd.DataFrame({"file": file, "line": lines[bad], "column": c.header,
                                           "value": col[bad].to_numpy(), "reason": reason[bad].to_numpy()}))
-        if _GAIJI in out:
-            gaiji |= out.pop(_GAIJI).to_numpy(dtype=bool)
+        if c.kind in ("text", "kana"):
+            gaiji |= private
         columns.extend(out[name] for name in out.columns)
 
     frame = pd.concat(columns, axis=1)

@@ -15,7 +15,7 @@ from notifier.ingest.contract import SOURCES, Source
 from notifier.models.base import Base, utcnow
 
 _TYPES = {
-    "id": lambda: String(32), "text": lambda: Text(), "kana": lambda: String(128),
+    "id": lambda: String(32), "key": lambda: String(32), "text": lambda: Text(), "kana": lambda: String(128),
     "date": Date, "month": Date, "fy": Integer, "int": BigInteger, "code": lambda: String(32),
     "relation": lambda: String(32), "handbook_grade": lambda: String(8), "sex": SmallInteger,
     "grade": SmallInteger, "flag": Boolean, "datetime": DateTime,

@@ -24,7 +24,7 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -420,7 +420,7 @@ def _widget(fpath: str, p: Param, value: Any, errors: dict) -> dict:
         keys = list(p.choices) if p.kind == "choices" else list(labels)
         chosen = {str(x) for x in value} if isinstance(value, list) else set()
         w.update(widget="checkboxes", options=[(str(c), str(labels.get(c, c)), str(c) in chosen) for c in keys],
-                 help="" if p.kind == "ints" else p.help)   # the boxes carry the labels the help spells out
+                 help="" if p.kind == "ints" else help_text)  # the boxes carry the labels the help spells out
     elif p.kind in ("ints", "texts"):
         w.update(widget="text", value=value.text if isinstance(value, Raw) else "、".join(str(x) for x in value or []),
                  help=p.help or "複数あるときは「、」またはカンマで区切ります。")
@@ -599,7 +599,7 @@ def reach(rule: Rule, as_of: dt.date, active: tuple[RuleVersion, Rule] | None) -
     key = inputs_key(db.session(), as_of)
     try:
         mine = _evaluate_summary(rule, as_of, key)
-        out = Reach(**{**mine.__dict__})
+        out = replace(mine)
         out.same_as_active = active is not None and active[1].content_hash == rule.content_hash
         if active is not None and not out.same_as_active:
             theirs = _evaluate_summary(active[1], as_of, key)

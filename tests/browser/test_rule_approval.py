@@ -36,7 +36,9 @@ def sign_in(page, base_url, session, user):
 def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
         live_app, live_session, chromium, screenshot_dir, tmp_path):
     app, base = live_app.app, live_app.url
-    setup_city(app, live_session, tmp_path / "city", app.test_cli_runner())
+    runner = app.test_cli_runner()
+    setup_city(app, live_session, tmp_path / "city", runner)
+    assert runner.invoke(args=["eligibility", "run", "--as-of", AS_OF]).exit_code == 0   # reach on the list
     author = create_staff(live_session, "author", ["rule_author"], display_name="作成 花子")
     approver = create_staff(live_session, "approver", ["rule_approver"], display_name="承認 太郎")
     errors: list[str] = []

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from notifier.ingest.decode import (QuarantineRow, StructuralError, garbled_text_mask, map_distinct,
-                                    parse_distinct, private_use_mask, read_export, suspicious_text_mask)
+                                    parse_distinct, private_use_mask, read_export, suspicious_rows,
+                                    suspicious_text_mask, text_masks)
 
 
 def read(text: str, encoding: str = "utf-8", file: str = "juminhyo.csv"):
@@ -167,6 +168,18 @@ def test_text_masks(value, suspicious, garbled, private):
 def test_masks_treat_missing_as_clean_and_keep_the_index():
     s = pd.Series(["a", None, "\ufffd"], index=[7, 8, 9], dtype="str")
     assert suspicious_text_mask(s).to_dict() == {7: False, 8: False, 9: True}
+
+
+def test_suspicious_rows_look_at_every_column_and_ignore_tabs_and_missing_cells():
+    frame = pd.DataFrame({"a": ["x", "y\t", None, "w", "v"], "b": ["1", "2", "3", "\ue000", None],
+                          "c": ["", "", "", "", "\x85"]}, dtype="str")
+    assert suspicious_rows(frame).tolist() == [False, False, False, True, True]
+    assert suspicious_rows(frame[[]]).tolist() == [False] * 5
+
+
+def test_text_masks_tell_garbling_from_gaiji():
+    garbled, private = text_masks(pd.Series(["\ufffd", "\ue000", "a", "\uf8f1"], dtype="str"))
+    assert garbled.tolist() == [True, False, False, True] and private.tolist() == [False, True, False, True]
 
 
 def test_map_distinct_calls_once_per_distinct_value_and_keeps_the_index():

@@ -277,15 +277,17 @@ def test_gakureibo_grades_guardian_kana_and_optional_birth_date():
         "1003,イズミ サブロウ,H30.6.1,1,,,B01,和泉中学校,9,",
         "1004,イズミ シロウ,H30.6.1,1,,,B01,和泉中学校,高1,",
         "S005,イズミ ゴロウ,H30.6.1,1,,,B01,和泉中学校,中2,",
+        "S#006,イズミ ロクロウ,H30.6.1,1,,,B01,和泉中学校,中2,",
     ]) + "\n")
     f = p.frame
-    assert f["grade"].dtype == "Int8" and f["grade"].tolist() == [3, 7, 9]
+    assert f["grade"].dtype == "Int8" and f["grade"].tolist() == [3, 7, 9, 8]
+    assert f["pupil_id"].tolist() == ["1001", "1002", "1003", "S005"]
     assert f["guardian_kana_strict"].iloc[0] == "イズミタロウ" and pd.isna(f["guardian_kana_loose"].iloc[1])
     assert pd.isna(f["birth_date"].iloc[0])
-    assert f["gaiji"].tolist() == [False] * 3
-    # 児童生徒番号 is an id of digits in the contract: S005 is not one.
+    assert f["gaiji"].tolist() == [False] * 4
+    # 児童生徒番号 is a school-system key: letters and digits (S005), but not other symbols.
     assert quarantined(p) == [(5, "学年", "高1", "学年の値が不正です: 高1"),
-                              (6, "児童生徒番号", "S005", "数字以外の文字が含まれています")]
+                              (7, "児童生徒番号", "S#006", "英数字とハイフン以外の文字が含まれています")]
 
 
 def test_online_shinsei_datetimes_are_naive_utc():
@@ -305,7 +307,7 @@ def test_an_empty_file_body_gives_empty_typed_frames():
     assert p.quarantine["line"].dtype == "int64"
 
 
-_VALID = {"id": "0001", "text": "和泉", "kana": "イズミ", "date": "R7.4.1", "month": "R7.4", "fy": "R7",
+_VALID = {"id": "0001", "key": "S0001", "text": "和泉", "kana": "イズミ", "date": "R7.4.1", "month": "R7.4", "fy": "R7",
           "int": "１，０００", "sex": "1", "grade": "小1", "flag": "有", "datetime": "2025-04-01 10:30",
           "relation": "長男"}
 

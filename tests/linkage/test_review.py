@@ -21,13 +21,13 @@ RESIDENTS = [
 ]
 ROSTER = [
     # Namesake with no address or guardian: must go to review.
-    {"児童生徒番号": "90001", "氏名カナ": "ｻﾄｳ ﾕｳﾄ", "生年月日": "H28.6.1", "性別": "男", "学校コード": "E01",
+    {"児童生徒番号": "S001", "氏名カナ": "ｻﾄｳ ﾕｳﾄ", "生年月日": "H28.6.1", "性別": "男", "学校コード": "E01",
      "学校名": "和泉市立第一小学校", "学年": "小4"},
     # Exact on the four items.
-    {"児童生徒番号": "90002", "氏名カナ": "たなか いちろう", "生年月日": "2014/1/10", "性別": "1", "住所コード": "272191000777",
+    {"児童生徒番号": "S002", "氏名カナ": "たなか いちろう", "生年月日": "2014/1/10", "性別": "1", "住所コード": "272191000777",
      "学校コード": "E01", "学校名": "和泉市立第一小学校", "学年": "小6"},
     # A pupil who moved away: nobody like them.
-    {"児童生徒番号": "90003", "氏名カナ": "スズキ ケン", "生年月日": "2015-02-02", "性別": "1", "学校コード": "E01",
+    {"児童生徒番号": "S003", "氏名カナ": "スズキ ケン", "生年月日": "2015-02-02", "性別": "1", "学校コード": "E01",
      "学校名": "和泉市立第一小学校", "学年": "小6"},
 ]
 
@@ -42,22 +42,22 @@ def test_link_run_review_and_decisions_that_survive_reruns(app, client, db_sessi
     coordinator = create_staff(db_session, "coord", ["coordinator"])
     sign_in(client, db_session, coordinator)
     page = client.get("/linkage/review").get_data(as_text=True)
-    assert "90001" in page
-    page = client.get("/linkage/review/90001").get_data(as_text=True)
+    assert "S001" in page
+    page = client.get("/linkage/review/S001").get_data(as_text=True)
     assert "0000002" in page and "0000003" in page and "サトウ ハナコ" in page
-    token = csrf_token(client, "/linkage/review/90001")
-    resp = client.post("/linkage/review/90001", data={"decision": "confirm", "atena_no": "0000003", "csrf_token": token})
+    token = csrf_token(client, "/linkage/review/S001")
+    resp = client.post("/linkage/review/S001", data={"decision": "confirm", "atena_no": "0000003", "csrf_token": token})
     assert resp.status_code == 302
     db_session.expire_all()
-    assert db_session.get(PupilLink, "90001").atena_no == "0000003"
+    assert db_session.get(PupilLink, "S001").atena_no == "0000003"
     assert db_session.scalars(select(LinkDecision)).one().decision == "confirm"
-    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "link_decision")).one().target_id == "90001"
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "link_decision")).one().target_id == "S001"
 
     # Re-import the same roster and re-run: the decision is reused.
     import_sources(app, tmp_path / "d2", {"juminhyo": RESIDENTS, "gakureibo": ROSTER})
     runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
     db_session.expire_all()
-    link = db_session.get(PupilLink, "90001")
+    link = db_session.get(PupilLink, "S001")
     assert (link.atena_no, link.method) == ("0000003", "manual")
 
     out = tmp_path / "links.csv"
@@ -65,8 +65,8 @@ def test_link_run_review_and_decisions_that_survive_reruns(app, client, db_sessi
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert rows[0].keys() == {"児童生徒番号", "宛名番号", "method", "score"}
     by_id = {r["児童生徒番号"]: r for r in rows}
-    assert by_id["90002"]["宛名番号"] == "0000004" and by_id["90002"]["method"] == "exact"
-    assert by_id["90003"]["宛名番号"] == ""
+    assert by_id["S002"]["宛名番号"] == "0000004" and by_id["S002"]["method"] == "exact"
+    assert by_id["S003"]["宛名番号"] == ""
 
 
 def test_a_forged_candidate_is_refused(app, client, db_session, tmp_path, runner):
@@ -74,6 +74,6 @@ def test_a_forged_candidate_is_refused(app, client, db_session, tmp_path, runner
     runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
     coordinator = create_staff(db_session, "coord", ["coordinator"])
     sign_in(client, db_session, coordinator)
-    token = csrf_token(client, "/linkage/review/90001")
-    resp = client.post("/linkage/review/90001", data={"decision": "confirm", "atena_no": "0000004", "csrf_token": token})
+    token = csrf_token(client, "/linkage/review/S001")
+    resp = client.post("/linkage/review/S001", data={"decision": "confirm", "atena_no": "0000004", "csrf_token": token})
     assert resp.status_code == 400
