@@ -9,12 +9,8 @@ from sqlalchemy.engine import Engine
 
 from notifier.consent.state import household_state, person_state
 from notifier.households import build_household_table
-from notifier.ingest.load import load_sources
 from notifier.linkage.run import confirmed_links
 from notifier.models import ConsentEvent
-
-ENGINE_SOURCES = None  # every source of the contract
-
 
 def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """setai_no, notify, tax for households whose current members hold the scopes."""
@@ -26,8 +22,13 @@ def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> 
     return household_state(persons, residents[current]).reset_index()
 
 
-def build_inputs(engine: Engine, as_of: date):
-    sources = load_sources(engine)
+def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None):
+    """Sources (read from the database unless a batch passes the frames it just imported), confirmed
+    links, the household table and household consents."""
+    from notifier.ingest.contract import SOURCES
+    from notifier.ingest.load import load_source
+    given = sources or {}
+    sources = {name: given[name] if name in given else load_source(engine, name) for name in SOURCES}
     links = confirmed_links(engine)
     table = build_household_table(sources, links, as_of)
     consents = household_consents(engine, sources["juminhyo"], as_of)

@@ -50,6 +50,9 @@ class ImportSummary:
     batch: str
     files: list[FileResult]
     unknown_files: list[str]
+    # With keep_frames: each stored source's new snapshot as typed frames (equal to what
+    # notifier.ingest.load reads back), so a batch need not read it back from the database.
+    frames: dict = field(default_factory=dict, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -78,22 +81,31 @@ def discover(directory: Path, mapping: Mapping) -> tuple[dict[str, Path], list[s
 
 
 def import_directory(engine: Engine, directory: Path, mapping: Mapping, *, actor: str = "system",
-                     progress: Callable[[str, int, int], None] | None = None) -> ImportSummary:
+                     progress: Callable[[str, int, int], None] | None = None,
+                     keep_frames: bool = False) -> ImportSummary:
     directory = Path(directory)
     found, unknown = discover(directory, mapping)
     batch = uuid.uuid4().hex[:12]
-    results = []
+    results, frames = [], {}
     for i, (source, path) in enumerate(found.items()):
         if progress:
             progress(source, i, len(found))
-        results.append(import_file(engine, source, path, mapping, batch=batch, actor=actor))
+        result, frame = _import_file(engine, source, path, mapping, batch=batch, actor=actor)
+        results.append(result)
+        if keep_frames and frame is not None:
+            frames[source] = frame
     if progress:
         progress("", len(found), len(found))
-    return ImportSummary(batch=batch, files=results, unknown_files=unknown)
+    return ImportSummary(batch=batch, files=results, unknown_files=unknown, frames=frames)
 
 
 def import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, *, batch: str,
                 actor: str) -> FileResult:
+    return _import_file(engine, source_name, path, mapping, batch=batch, actor=actor)[0]
+
+
+def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, *, batch: str,
+                 actor: str):
     source = SOURCES[source_name]
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
@@ -109,7 +121,7 @@ def import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, 
         result.error = str(exc)
         _record_rejection(engine, result, batch=batch, digest=digest, actor=actor)
         log.warning("import rejected", extra={"source": source_name, "file": path.name})
-        return result
+        return result, None
 
     result.rows_read = parsed.rows_read
     result.duplicates_dropped = parsed.duplicates_dropped
@@ -132,7 +144,7 @@ def import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, 
         if os.environ.get(_KILL_BEFORE_COMMIT) == source_name:
             os.kill(os.getpid(), signal.SIGKILL)
     result.status = "stored"
-    return result
+    return result, parsed.frame
 
 
 def _record_rejection(engine: Engine, result: FileResult, *, batch: str, digest: str, actor: str) -> None:

@@ -50,9 +50,9 @@ def load_source(engine: Engine, name: str, columns: list[str] | None = None) -> 
         kind = kinds.get(col)
         values = frame[col]
         if kind in _DATE_KINDS:
-            frame[col] = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+            frame[col] = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
         elif kind == "datetime":
-            frame[col] = pd.to_datetime(values, format="ISO8601", errors="coerce")
+            frame[col] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype("datetime64[ns]")
         elif kind in ("fy", "int"):
             frame[col] = pd.to_numeric(values, errors="coerce").astype("Int64")
         elif kind in ("sex", "grade"):
@@ -63,8 +63,8 @@ def load_source(engine: Engine, name: str, columns: list[str] | None = None) -> 
         elif col == "line_no":
             frame[col] = pd.to_numeric(values).astype("int64")
         else:
-            obj = values.astype(object)
-            frame[col] = obj.where(values.notna(), None)
+            # The same string dtype the parser produces, so a loaded frame equals the parsed one.
+            frame[col] = values.astype("str")
     return frame
 
 

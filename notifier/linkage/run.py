@@ -26,8 +26,9 @@ class LinkCounts:
                 "unlinked": self.unlinked, "by_method": self.by_method}
 
 
-def current_residents(engine: Engine, as_of: date) -> pd.DataFrame:
-    res = load_source(engine, "juminhyo", [*RESIDENT_COLUMNS, "removed_on"])
+def current_residents(engine: Engine, as_of: date, juminhyo: pd.DataFrame | None = None) -> pd.DataFrame:
+    res = load_source(engine, "juminhyo", [*RESIDENT_COLUMNS, "removed_on"]) if juminhyo is None \
+        else juminhyo[[*RESIDENT_COLUMNS, "removed_on"]]
     current = res["removed_on"].isna() | (res["removed_on"] > pd.Timestamp(as_of))
     return res[current].drop(columns="removed_on")
 
@@ -40,9 +41,14 @@ def load_decisions(engine: Engine) -> pd.DataFrame:
     return df.sort_values(["decided_at", "id"])
 
 
-def run_linkage(engine: Engine, as_of: date) -> tuple[LinkResult, LinkCounts]:
-    roster = load_source(engine, "gakureibo", ROSTER_COLUMNS)
-    result = link_roster(roster, current_residents(engine, as_of), load_decisions(engine), as_of=as_of)
+def run_linkage(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None
+                ) -> tuple[LinkResult, LinkCounts]:
+    """Link and store. `sources` may carry the gakureibo/juminhyo frames a batch already holds."""
+    sources = sources or {}
+    roster = sources["gakureibo"][ROSTER_COLUMNS] if "gakureibo" in sources \
+        else load_source(engine, "gakureibo", ROSTER_COLUMNS)
+    residents = current_residents(engine, as_of, sources.get("juminhyo"))
+    result = link_roster(roster, residents, load_decisions(engine), as_of=as_of)
     store_result(engine, result)
     links = result.links
     counts = LinkCounts(roster=len(links), linked=int((links["status"] == "linked").sum()),
