@@ -14,7 +14,7 @@ import json
 import statistics
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -25,13 +25,14 @@ from benchmarks.naive_rules import load_generated  # noqa: E402
 
 
 def _age(born, d: date) -> int:
-    # 年齢計算ニ関スル法律: a year is reached on the day before the birthday (Feb 29 → Feb 28).
+    # 年齢計算ニ関スル法律: a year is reached on the day before the birthday.
     b = born.date() if hasattr(born, "date") else born
-    try:
-        birthday = b.replace(year=d.year)
-    except ValueError:
-        birthday = date(d.year, 3, 1)
-    return d.year - b.year - (d < birthday - timedelta(days=1))
+    eve = date(b.year, b.month, b.day) if not (b.month == 2 and b.day == 29) else date(b.year, 3, 1)
+    years = d.year - b.year - ((d.month, d.day) < (eve.month, eve.day))
+    nxt = eve.replace(year=b.year + years + 1) if not (eve.month == 3 and eve.day == 1 and b.month == 2) else None
+    if nxt is not None and (nxt - pd.Timedelta(days=1).to_pytimedelta()) <= d:
+        years += 1
+    return years
 
 
 def _active(rows: pd.DataFrame, start: str, end: str, d) -> pd.DataFrame:

@@ -1,7 +1,13 @@
 -- wrk script for benchmarks/webhook_load.py: POST pre-signed LINE webhook bodies to /line/webhook.
 --
---   wrk -t T -c C -d 30s --timeout 10s -s benchmarks/webhook_load.lua URL -- BODIES.tsv T
+--   [WEBHOOK_LOAD_RATE=R] wrk -t T -c C -d 30s --timeout 10s -s benchmarks/webhook_load.lua URL -- BODIES.tsv T
 --
+-- Without RATE each connection sends its next request as soon as the answer to the last one came
+-- (closed loop: the throughput ceiling). With WEBHOOK_LOAD_RATE=R (requests/s over all threads) they are paced
+-- on a fixed schedule, slot k of a thread at start + k/(R/T): delay() holds a free connection until
+-- the next slot (LuaJIT's ffi reads CLOCK_MONOTONIC). A slot that finds no free connection is sent as
+-- soon as one frees, so with too few connections this turns back into a closed loop: give it enough
+-- connections (the answer's max latency x RATE) and check the achieved rate.
 -- BODIES.tsv has one request a line: "<thread>\t<X-Line-Signature>\t<raw JSON body>". Each wrk thread
 -- keeps its own lines and sends them in file order (wrapping round if it runs out), so the caller
 -- knows exactly which bodies a thread can have sent from how many request() calls it made.
@@ -23,8 +29,25 @@ issued = 0
 non2xx = 0
 slice = 0
 
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } wl_timespec;
+int clock_gettime(int clk_id, wl_timespec *tp);
+]]
+local ts = ffi.new("wl_timespec")
+local function now_ms()
+   ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+   return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local rate = tonumber(os.getenv("WEBHOOK_LOAD_RATE") or "")
+local interval = nil  -- ms between slots of this thread, when paced
+local next_slot = nil
+
 function init(args)
    local path, nthreads = args[1], tonumber(args[2])
+   if rate and rate > 0 then
+      interval = 1000 * nthreads / rate
+   end
    local url_path = wrk.path
    for line in io.lines(path) do
       local t, sig, body = line:match("^(%d+)\t([^\t]+)\t(.*)$")
@@ -43,6 +66,16 @@ function init(args)
       error("no request bodies for thread " .. tid .. " in " .. path)
    end
 end
+
+-- Defined only when paced: wrk then calls it before every request on every connection.
+if rate and rate > 0 then function delay()
+   local t = now_ms()
+   if not next_slot then next_slot = t end
+   local slot = next_slot
+   next_slot = next_slot + interval
+   if slot <= t then return 0 end
+   return math.floor(slot - t + 0.5)
+end end
 
 function request()
    pos = pos + 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from contextlib import contextmanager
 
 from flask import Blueprint, Flask, abort, current_app, request
 from linebot.v3.exceptions import InvalidSignatureError
@@ -53,7 +55,8 @@ def webhook():
         events = json.loads(body).get("events") or []
     except (ValueError, AttributeError):
         abort(400)
-    new = record_events(events)
+    with _acking():
+        new = record_events(events)
     if new:
         if current_app.config.get("WEBHOOK_INLINE"):
             process_pending(current_app._get_current_object())
@@ -72,9 +75,72 @@ def record_events(events: list[dict]) -> int:
     dialect = s.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(WebhookEvent).values(rows).on_conflict_do_nothing(index_elements=["webhook_event_id"])
-    result = s.execute(stmt)
-    s.commit()
+    with _writing(dialect):
+        result = s.execute(stmt)
+        s.commit()
     return result.rowcount or 0
+
+
+_acks_in_flight = 0
+_acks_lock = threading.Lock()
+ACK_PRIORITY_MAX_WAIT = 0.05
+
+
+@contextmanager
+def _acking():
+    """Marks a webhook request recording its events, so this process's worker waits for it (below)."""
+    global _acks_in_flight
+    with _acks_lock:
+        _acks_in_flight += 1
+    try:
+        yield
+    finally:
+        with _acks_lock:
+            _acks_in_flight -= 1
+
+
+def _let_acks_pass() -> None:
+    """Acknowledging LINE in time comes first: before each event, the worker waits (at most
+    ACK_PRIORITY_MAX_WAIT) while requests of its process are recording events. Processing is CPU- and
+    GIL-heavy; without this it slows the answers, not the other way round."""
+    deadline = time.monotonic() + ACK_PRIORITY_MAX_WAIT
+    while _acks_in_flight and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def _writing(dialect: str):
+    """On SQLite, one writing transaction at a time per process: threads queue on a lock (woken at once)
+    instead of in SQLite's busy handler, which sleeps in steps of up to 100 ms."""
+    if dialect != "sqlite":
+        yield
+        return
+    with _sqlite_writer:
+        yield
+
+
+class _RepliesAfterCommit:
+    """Stands in for the LineClient while an event's transaction is open: replies are queued and sent
+    once the event's changes are committed, so no database write lock is held across a call to LINE
+    (on SQLite that lock blocks every webhook insert), and no reply goes out for a rolled-back change."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, list]] = []
+
+    def reply(self, reply_token: str, messages: list) -> None:
+        self.pending.append((reply_token, messages))
+
+    def send(self, client) -> None:
+        from notifier.line.client import LineError
+        for reply_token, messages in self.pending:
+            try:
+                client.reply(reply_token, messages)
+            except LineError as exc:  # the state change stands; only the courtesy reply failed
+                log.warning("reply failed", extra={"status": exc.status, "permanent": exc.permanent})
+        self.pending.clear()
 
 
 def process_pending(app: Flask, limit: int = 1000) -> int:
@@ -85,8 +151,11 @@ def process_pending(app: Flask, limit: int = 1000) -> int:
     with maker() as s:
         ids = s.scalars(select(WebhookEvent.id).where(WebhookEvent.processed_at.is_(None))
                         .order_by(WebhookEvent.id).limit(limit)).all()
+    dialect = app.extensions["db_engine"].dialect.name
     for event_id in ids:
-        with app.app_context(), maker() as s:
+        _let_acks_pass()
+        replies = _RepliesAfterCommit()
+        with app.app_context(), maker() as s, _writing(dialect):
             claimed = s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id,
                                                            WebhookEvent.processed_at.is_(None))
                                 .values(processed_at=utcnow())).rowcount
@@ -95,7 +164,7 @@ def process_pending(app: Flask, limit: int = 1000) -> int:
                 continue
             event = s.get(WebhookEvent, event_id)
             try:
-                outcome = handle_event(s, event.payload, client)
+                outcome = handle_event(s, event.payload, replies)
             except Exception:
                 s.rollback()
                 log.exception("webhook event failed", extra={"event_row": event_id})
@@ -107,6 +176,7 @@ def process_pending(app: Flask, limit: int = 1000) -> int:
             event.outcome = outcome
             s.commit()
             done += 1
+        replies.send(client)  # after the commit and outside the write lock
     return done
 
 
