@@ -45,6 +45,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
 
     # --- the author: edit, preview, save -------------------------------------------------------
     ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(90_000)  # the reach preview builds the household table; CI machines are shared
     page = ctx.new_page()
     watch(page, errors)
     sign_in(page, base, live_session, author)
@@ -98,6 +99,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
 
     # --- a second person approves ---------------------------------------------------------------
     ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(90_000)  # the reach preview builds the household table; CI machines are shared
     page = ctx.new_page()
     watch(page, errors)
     sign_in(page, base, live_session, approver)
