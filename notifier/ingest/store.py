@@ -28,7 +28,10 @@ def replace_rows(conn: Connection, source: Source, frame: pd.DataFrame) -> int:
     table = SOURCE_TABLES[source.name]
     # Building an index once after a bulk load is much faster than updating it row by row; both
     # databases run DDL inside the transaction, so a failure still leaves the old snapshot whole.
-    for index in table.indexes:
+    # Only on SQLite: there a writer locks the whole database anyway, while on PostgreSQL DROP INDEX
+    # would wait for every open reader of the table (staff pages) with an exclusive lock.
+    rebuild = conn.dialect.name == "sqlite"
+    for index in table.indexes if rebuild else ():
         index.drop(conn)
     conn.execute(delete(table))
     if len(frame):
@@ -36,7 +39,7 @@ def replace_rows(conn: Connection, source: Source, frame: pd.DataFrame) -> int:
             _copy_postgres(conn, table.name, _text_columns(source, frame))
         else:
             _executemany(conn, table.name, _text_columns(source, frame))
-    for index in table.indexes:
+    for index in table.indexes if rebuild else ():
         index.create(conn)
     return len(frame)
 
