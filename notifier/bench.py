@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from notifier.config import INSTANCE_DIR
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES
 
 BENCH_AS_OF = date(2026, 11, 1)
 
@@ -100,8 +100,8 @@ class _Database:
 
 def one_run(directory: Path, url: str, rules_dir: Path, as_of: date) -> dict:
     from notifier import create_app, db, migrate
-    from notifier.eligibility.engine import evaluate
     from notifier.eligibility.dao import active_rules, load_directory
+    from notifier.eligibility.engine import evaluate
     from notifier.households import build_household_table
     from notifier.ingest.load import load_sources
     from notifier.ingest.mapping import Mapping
@@ -146,9 +146,9 @@ def compare_naive(sources: dict, links: pd.DataFrame, as_of: date) -> dict:
     """The naive per-household reference (benchmarks/naive_rules.py, notifier/synth/reference.py)
     against the engine, both computing the three default rules for one date with and without tax
     consent, both starting from the same loaded frames."""
+    from notifier.config import REPO_ROOT
     from notifier.eligibility.engine import evaluate
     from notifier.eligibility.rules import load_rules
-    from notifier.config import REPO_ROOT
     from notifier.households import build_household_table
     from notifier.synth.reference import evaluate as naive_evaluate
 

@@ -1,48 +1,24 @@
 """The `notifier` command line (design.md "Command line"): operators script against it; keep it stable.
 
-Every command runs inside an application context: the one Flask's CLI provides (`flask --app wsgi …`),
-or one made here from the environment (`notifier …`).
+Each part of the data flow owns its command group (`ingest/cli.py` → `notifier data …`, …); this
+module only assembles them, plus the few commands that belong to no stage (db, users, serve, demo,
+bench). Command modules import nothing heavy at module level, so `notifier --help` is fast and each
+command loads only what it uses.
 """
 from __future__ import annotations
 
 import json
 import sys
-from functools import wraps
 
 import click
-from flask import current_app, has_app_context
 
-
-class CommandError(click.ClickException):
-    """A one-line reason; the command exits non-zero."""
-
-
-def with_app(fn):
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        if has_app_context():
-            return fn(*args, **kwargs)
-        from flask.cli import ScriptInfo
-
-        from notifier import create_app
-        from notifier.config import ConfigError
-        info = click.get_current_context().find_object(ScriptInfo)
-        try:
-            # Under `flask --app wsgi …` (and Flask's test runner) use the app Flask loads.
-            app = info.load_app() if info is not None else create_app()
-        except ConfigError as exc:
-            raise CommandError(str(exc)) from exc
-        with app.app_context():
-            return fn(*args, **kwargs)
-    return wrapper
-
-
-def emit(payload: dict, as_json: bool, lines: list[str]) -> None:
-    if as_json:
-        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
-    else:
-        for line in lines:
-            click.echo(line)
+from notifier.cliutil import CommandError, emit, json_option, with_app
+from notifier.consent.cli import consent_group
+from notifier.contract import ROLES
+from notifier.eligibility.cli import eligibility_group, rules_group
+from notifier.ingest.cli import data_group
+from notifier.line.sim.cli import line_sim_command
+from notifier.linkage.cli import link_group
 
 
 @click.group(help="Consent-based push-support notification service (プッシュ型支援).")
@@ -61,9 +37,11 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade", help="Apply migrations (SQLite by default, PostgreSQL by DATABASE_URL).")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def db_upgrade(as_json: bool) -> None:
+    from flask import current_app
+
     from notifier import migrate
     url = current_app.config["DATABASE_URL"]
     migrate.upgrade(url)
@@ -78,15 +56,14 @@ def users_group() -> None:
 
 @users_group.command("create", help="Create a staff account (the first admin, for example).")
 @click.option("--username", required=True)
-@click.option("--role", "roles", multiple=True, required=True,
-              type=click.Choice(["admin", "rule_author", "rule_approver", "coordinator", "caseworker", "auditor"]))
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
 @click.option("--display-name", default=None)
 @click.option("--organisation", default=None, help="Required for caseworker.")
 @click.option("--tax", "tax_permission", is_flag=True, help="May see tax data.")
 @click.option("--child-welfare", "child_welfare_permission", is_flag=True)
 @click.option("--password", envvar="NOTIFIER_NEW_PASSWORD", default=None,
               help="Read from NOTIFIER_NEW_PASSWORD, or asked for when omitted.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def users_create(username, roles, display_name, organisation, tax_permission, child_welfare_permission,
                  password, as_json) -> None:
@@ -113,6 +90,8 @@ def users_create(username, roles, display_name, organisation, tax_permission, ch
 @click.argument("username")
 @with_app
 def users_totp_code(username: str) -> None:
+    from flask import current_app
+
     from notifier import db
     from notifier.auth import totp
     from notifier.auth.service import dao_get_user_by_username
@@ -124,14 +103,16 @@ def users_totp_code(username: str) -> None:
     click.echo(totp.current_code(user.totp_secret))
 
 
-# --- serve / demo -------------------------------------------------------------------------------
+# --- serve / demo / bench -----------------------------------------------------------------------
 @main.command("serve", help="Staff web app and LINE webhook (gunicorn).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
-@with_app
+@with_app(web=True)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
+    from flask import current_app
+
     from notifier.server import run_gunicorn
     run_gunicorn(current_app._get_current_object(), host=host, port=port, workers=workers, threads=threads)
 
@@ -145,27 +126,6 @@ def demo(port: int, sim_port: int, no_serve: bool) -> None:
     run_demo(port=port, serve=not no_serve, sim_port=sim_port)
 
 
-# Command groups owned by other modules register themselves on `main` when imported.
-def _load_command_modules() -> None:
-    import importlib
-    for module in ("notifier.ingest.cli", "notifier.consent.cli", "notifier.linkage.cli",
-                   "notifier.eligibility.cli"):
-        importlib.import_module(module)
-    from notifier.line.sim.cli import line_sim_command
-    main.add_command(line_sim_command)
-
-
-def register(app) -> None:
-    """Make the same commands available as `flask --app wsgi <command>`."""
-    _load_command_modules()
-    for name, command in main.commands.items():
-        if name not in app.cli.commands:
-            app.cli.add_command(command, name)
-
-
-_load_command_modules()
-
-
 @main.command("bench", help="Time each pipeline stage on a generated city; prints JSON.")
 @click.option("--scale", type=click.Choice(["tiny", "small", "izumi"]), default="izumi", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -176,3 +136,14 @@ _load_command_modules()
 def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool) -> None:
     from notifier.bench import run_bench
     click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive), ensure_ascii=False, indent=2))
+
+
+for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, line_sim_command):
+    main.add_command(_group)
+
+
+def register(app) -> None:
+    """Make the same commands available as `flask --app wsgi <command>`."""
+    for name, command in main.commands.items():
+        if name not in app.cli.commands:
+            app.cli.add_command(command, name)

@@ -38,8 +38,11 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load(env: dict[str, str] | None = None, overrides: dict | None = None) -> dict:
-    """Build the Flask config mapping from the environment, then apply overrides (tests)."""
+def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, web: bool = True) -> dict:
+    """Build the Flask config mapping from the environment, then apply overrides (tests).
+
+    Only the web app signs sessions: batch commands (`web=False`) need no SECRET_KEY, even in production.
+    """
     env = dict(os.environ if env is None else env)
     overrides = dict(overrides or {})
     mode = overrides.get("ENV") or env.get("NOTIFIER_ENV", "production")
@@ -48,7 +51,7 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None) -> di
 
     secret = overrides.get("SECRET_KEY") or env.get("SECRET_KEY")
     if not secret:
-        if mode == "production":
+        if mode == "production" and web:
             raise ConfigError(
                 "SECRET_KEY is not set: refusing to start in production mode "
                 "(set SECRET_KEY, or NOTIFIER_ENV=development for a local trial)")

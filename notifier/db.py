@@ -1,8 +1,8 @@
 """Database engine and sessions: one engine per app, one session per request or job."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event

@@ -6,7 +6,6 @@ eligibility), starts the LINE simulator and the web app on loopback, and prints 
 from __future__ import annotations
 
 import shutil
-import threading
 
 import click
 import pandas as pd
@@ -26,7 +25,7 @@ LOGIN_CHANNEL = "1650000000"
 
 def prepare(url: str, as_of) -> dict:
     """Build the demo database; returns what to print."""
-    from notifier import create_app, db, migrate
+    from notifier import clock, create_app, db, migrate
     from notifier.auth.service import create_user
     from notifier.consent.importer import import_consents
     from notifier.eligibility.dao import active_rules, load_directory, store_run
@@ -35,7 +34,6 @@ def prepare(url: str, as_of) -> dict:
     from notifier.ingest.importer import import_directory
     from notifier.ingest.mapping import Mapping
     from notifier.linkage.run import run_linkage
-    from notifier.models import utcnow
     from notifier.synth import generate
 
     if DEMO_DB.exists():
@@ -57,12 +55,12 @@ def prepare(url: str, as_of) -> dict:
                                display_name="デモ管理者", tax_permission=True, child_welfare_permission=True,
                                actor="demo")
             user.totp_secret = DEMO_TOTP_SECRET
-            user.totp_enrolled_at = utcnow()
+            user.totp_enrolled_at = clock.now()
             for role, name in (("rule_author", "demo-author"), ("rule_approver", "demo-approver"),
                                ("coordinator", "demo-coordinator"), ("auditor", "demo-auditor")):
                 other = create_user(s, username=name, password=DEMO_PASSWORD, roles=[role], actor="demo")
                 other.totp_secret = DEMO_TOTP_SECRET
-                other.totp_enrolled_at = utcnow()
+                other.totp_enrolled_at = clock.now()
             load_directory(s, REPO_ROOT / "eligibility_rules", actor="demo", activate=True)
             consents = import_consents(s, DEMO_DATA / "consent.csv")
         with db.transaction() as s:
@@ -82,8 +80,8 @@ def prepare(url: str, as_of) -> dict:
 def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None:
     from werkzeug.serving import make_server
 
+    from notifier.clock import today_jst
     from notifier.line.sim.app import create_sim_app, serve_in_thread
-    from notifier.timeutil import today_jst
 
     url = f"sqlite:///{DEMO_DB}"
     as_of = min(today_jst(), __import__("notifier.synth", fromlist=["AS_OF"]).AS_OF)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from notifier.timeutil import utc_to_jst
+from notifier.clock import utc_to_jst
 
 
 def _jst(ts, fmt: str = "%Y-%m-%d %H:%M") -> str:

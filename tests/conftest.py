@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text

@@ -6,8 +6,9 @@ import time
 
 import pyotp
 
+from notifier import clock
 from notifier.auth.service import create_user
-from notifier.models import StaffUser, utcnow
+from notifier.models import StaffUser
 
 PASSWORD = "correct-horse-battery"
 
@@ -18,7 +19,7 @@ def create_staff(session, username: str, roles: list[str], *, enrolled: bool = T
                        **kw)
     if enrolled:
         user.totp_secret = pyotp.random_base32()
-        user.totp_enrolled_at = utcnow()
+        user.totp_enrolled_at = clock.now()
     session.commit()
     return user
 
@@ -60,7 +61,7 @@ def write_source_csv(directory, source: str, rows: list[dict], encoding: str = "
     import csv
     from pathlib import Path
 
-    from notifier.ingest.contract import SOURCES
+    from notifier.contract import SOURCES
     headers = [c.header for c in SOURCES[source].columns]
     if source == "juminhyo":
         rows = [{**RESIDENT_DEFAULTS, **r} for r in rows]

@@ -1,14 +1,13 @@
 """staff accounts and audit trail
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23
 
 The audit trail is append-only in the database itself: triggers refuse UPDATE and DELETE.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

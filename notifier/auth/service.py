@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from notifier import audit
+from notifier import audit, clock
 from notifier.auth import passwords, totp
-from notifier.models import Role, StaffRole, StaffUser, utcnow
+from notifier.contract import ROLES
+from notifier.models import StaffRole, StaffUser
 
 
 class AccountError(ValueError):
@@ -26,7 +27,7 @@ def create_user(session: Session, *, username: str, password: str, roles: list[s
     username = username.strip()
     if not username:
         raise AccountError("ユーザー名を入力してください。")
-    unknown = [r for r in roles if r not in Role.__members__]
+    unknown = [r for r in roles if r not in ROLES]
     if unknown or not roles:
         raise AccountError(f"役割が正しくありません: {', '.join(unknown) or '(なし)'}")
     if "caseworker" in roles and not organisation:
@@ -49,7 +50,7 @@ def create_user(session: Session, *, username: str, password: str, roles: list[s
 
 
 def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
-    return user.locked_until is not None and user.locked_until > (now or utcnow())
+    return user.locked_until is not None and user.locked_until > (now or clock.now())
 
 
 def check_password(session: Session, username: str, password: str, *, max_failures: int,
@@ -76,7 +77,7 @@ def register_failure(session: Session, user: StaffUser, factor: str, *, max_fail
     audit.record(session, "sign_in_failed", actor=user, target_type="staff_user", target_id=user.id,
                  detail={"reason": factor, "failures": user.failed_logins})
     if user.failed_logins >= max_failures:
-        user.locked_until = utcnow() + timedelta(minutes=lock_minutes)
+        user.locked_until = clock.now() + timedelta(minutes=lock_minutes)
         user.failed_logins = 0
         audit.record(session, "account_locked", actor=user, target_type="staff_user",
                      target_id=user.id, detail={"minutes": lock_minutes})
@@ -94,9 +95,9 @@ def check_totp(session: Session, user: StaffUser, code: str, *, secret: str | No
     user.totp_last_step = step
     if secret is not None:
         user.totp_secret = secret
-        user.totp_enrolled_at = utcnow()
+        user.totp_enrolled_at = clock.now()
         audit.record(session, "totp_enrolled", actor=user, target_type="staff_user", target_id=user.id)
     user.failed_logins = 0
-    user.last_login_at = utcnow()
+    user.last_login_at = clock.now()
     audit.record(session, "sign_in", actor=user, target_type="staff_user", target_id=user.id)
     return True

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pyotp
 import segno
+
+from notifier import clock
 
 ISSUER = "プッシュ型支援通知"
 
@@ -29,7 +30,7 @@ def verify(secret: str, code: str, last_step: int | None, now: float | None = No
     code = "".join(ch for ch in code if ch.isdigit())
     if len(code) != 6:
         return None
-    now = time.time() if now is None else now
+    now = clock.timestamp() if now is None else now
     totp = pyotp.TOTP(secret)
     current = int(now // totp.interval)
     for step in (current - 1, current, current + 1):  # one step of clock drift either way
@@ -42,4 +43,4 @@ def verify(secret: str, code: str, last_step: int | None, now: float | None = No
 
 def current_code(secret: str, now: float | None = None) -> str:
     """For the demo and tests: the code an authenticator app would show now."""
-    return pyotp.TOTP(secret).at(time.time() if now is None else now)
+    return pyotp.TOTP(secret).at(clock.timestamp() if now is None else now)

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import click
 
-from notifier.cli import CommandError, emit, main, with_app
+from notifier.cliutil import CommandError, emit, json_option, with_app
 
 
-@main.group("consent", help="Consents taken at counters and by CSWs.")
+@click.group("consent", help="Consents taken at counters and by CSWs.")
 def consent_group() -> None:
     pass
 
 
 @consent_group.command("import", help="Import consents taken at counters (窓口) or by CSWs.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def consent_import(file: Path, as_json: bool) -> None:
     from notifier import audit, db

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from notifier.consent import service
-from notifier.ingest.decode import StructuralError, nfkc, read_export
 from notifier.ingest.dates import parse_datetimes_jst
+from notifier.ingest.decode import StructuralError, nfkc, read_export
 from notifier.models import ConsentEvent
 from notifier.models.sources import SOURCE_TABLES
 

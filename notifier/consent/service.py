@@ -7,8 +7,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from notifier import clock
 from notifier.consent.state import person_state
-from notifier.models import ConsentEvent, ConsentText, utcnow
+from notifier.models import ConsentEvent, ConsentText
 from notifier.models.sources import SOURCE_TABLES
 
 
@@ -67,7 +68,7 @@ def record(session: Session, atena_no: str, *, grant: list[str] = (), withdraw: 
         raise ConsentError("課税情報の確認への同意は、お知らせの送付への同意と一緒にのみ受け付けます。")
     if "notify" in withdraw and "tax" not in withdraw:
         withdraw.append("tax")
-    when = occurred_at or utcnow()
+    when = occurred_at or clock.now()
     setai_no = household_of(session, atena_no)
     rows = []
     for scope in grant:

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from notifier.contract import GRADES, SOURCES
 from notifier.households import build_household_table
 from notifier.households.dates import fiscal_year
 from notifier.households.frames import source_frame
-from notifier.ingest.contract import GRADES, SOURCES
 
 from .engine import evaluate
 from .params import ParamError, parse_date

@@ -11,19 +11,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
+from notifier.contract import (
+    CARE_LEVELS,
+    CARE_RANK,
+    CHECKUP_KINDS,
+    DISABILITY_SERVICE_KINDS,
+    GRADE_LABELS,
+    HANDBOOK_GRADES,
+    HANDBOOK_GRADES_BY_KIND,
+    HANDBOOK_KINDS,
+    RELATIONS,
+    SENSITIVITY_CLASSES,
+    SOURCES,
+)
 from notifier.households.dates import as_timestamp, month_start
-from notifier.households.members import CARE_RANK
 from notifier.households.table import HouseholdTable
-from notifier.ingest.contract import CARE_LEVELS, SOURCES
 
 from .params import Param, ParamError
-
-SENSITIVITY_CLASSES = ("tax", "welfare", "disability", "care", "education", "child-welfare")
-SENSITIVITY_LABELS = {"tax": "税", "welfare": "福祉", "disability": "障害", "care": "介護",
-                      "education": "教育", "child-welfare": "児童福祉"}
 
 Explain = Callable[[np.ndarray], dict[str, list]]
 
@@ -153,9 +161,6 @@ def _member_col(table: HouseholdTable, col: str) -> np.ndarray:
 AGE_BASIS = Param("basis", "choice", "年齢の基準", "as_of", choices=("as_of", "school_year"),
                   choice_labels={"as_of": "基準日の年齢", "school_year": "学年の年齢（年度初日の前日）"},
                   help="school_year: 4月1日の前日の年齢（6 = 小1、3〜5 = 年少〜年長）")
-GRADE_CHOICES = {i: g for i, g in enumerate(("小1", "小2", "小3", "小4", "小5", "小6",
-                                             "中1", "中2", "中3"), start=1)}
-HANDBOOK_GRADES = ("1級", "2級", "3級", "4級", "5級", "6級", "A", "A1", "A2", "B", "B1", "B2")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,7 +169,7 @@ HANDBOOK_GRADES = ("1級", "2級", "3級", "4級", "5級", "6級", "A", "A1", "A
 
 @criterion("has_enrolled_pupil", "在籍する児童生徒がいる",
            (Param("grades", "ints", "学年", list(range(1, 10)), min=1, max=9,
-                  choice_labels=GRADE_CHOICES, help="1 = 小1 … 9 = 中3"),),
+                  choice_labels=GRADE_LABELS, help="1 = 小1 … 9 = 中3"),),
            sensitivity=("education",),
            values={"pupils": "児童生徒数", "grades": "学年", "schools": "学校"})
 def has_enrolled_pupil(table: HouseholdTable, grades: list[int]) -> CriterionResult:
@@ -174,7 +179,7 @@ def has_enrolled_pupil(table: HouseholdTable, grades: list[int]) -> CriterionRes
 
     def explain(pos):
         return _frame(pos, pupils=_ints(count, pos),
-                      grades=[[GRADE_CHOICES[g] for g in gs]
+                      grades=[[GRADE_LABELS[g] for g in gs]
                               for gs in table.lists(pos, table.members, m, "grade")],
                       schools=[sorted(set(s)) for s in table.lists(pos, table.members, m, "school_name")])
     return CriterionResult(count > 0, explain)
@@ -197,8 +202,7 @@ def has_jido(table: HouseholdTable) -> CriterionResult:
             Param("max_age", "int", "上限年齢", 17, min=0, max=130),
             AGE_BASIS,
             Param("relations", "choices", "続柄（空 = 問わない）", [],
-                  choices=("世帯主", "妻", "夫", "子", "父", "母", "祖父", "祖母", "孫", "兄", "姉", "弟",
-                           "妹", "子の妻", "子の夫", "同居人", "縁故者", "その他"))),
+                  choices=RELATIONS)),
            values={"ages": "該当する世帯員の年齢"})
 def member_aged(table: HouseholdTable, min_age: int, max_age: int, basis: str,
                 relations: list[str]) -> CriterionResult:
@@ -349,7 +353,7 @@ def _handbook_rows(table: HouseholdTable, kind: str, grades: list[str]) -> np.nd
 
 
 @criterion("member_with_handbook", "障害者手帳を持つ世帯員がいる",
-           (Param("kind", "choice", "手帳種別", "身体", choices=("身体", "精神", "療育"),
+           (Param("kind", "choice", "手帳種別", "身体", choices=HANDBOOK_KINDS,
                   choice_labels={"身体": "身体障害者手帳", "精神": "精神障害者保健福祉手帳",
                                  "療育": "療育手帳"}),
             Param("grades", "choices", "等級（空 = 問わない）", [], choices=HANDBOOK_GRADES)),
@@ -389,11 +393,11 @@ def _severe_sensitivity(p: dict) -> tuple[str, ...]:
             Param("max_age", "int", "子どもの上限年齢", 17, min=0, max=130),
             AGE_BASIS,
             Param("shintai_grades", "choices", "身体障害者手帳の等級", ["1級", "2級"],
-                  choices=HANDBOOK_GRADES[:6]),
+                  choices=HANDBOOK_GRADES_BY_KIND["身体"]),
             Param("seishin_grades", "choices", "精神障害者保健福祉手帳の等級", ["1級", "2級"],
-                  choices=HANDBOOK_GRADES[:3]),
+                  choices=HANDBOOK_GRADES_BY_KIND["精神"]),
             Param("ryoiku_grades", "choices", "療育手帳の判定", ["A", "A1", "A2"],
-                  choices=HANDBOOK_GRADES[6:]),
+                  choices=HANDBOOK_GRADES_BY_KIND["療育"]),
             Param("care_levels", "choices", "要介護状態区分", ["要介護3", "要介護4", "要介護5"],
                   choices=CARE_LEVELS)),
            sensitivity=_severe_sensitivity,
@@ -436,7 +440,6 @@ def other_member_with_severe_condition(table: HouseholdTable, min_age: int, max_
     return CriterionResult(mask, explain)
 
 
-DISABILITY_SERVICE_KINDS = SOURCES["shogai_service"].column("service_kind").codes
 CARE_SERVICE_KINDS = ("訪問介護", "訪問入浴介護", "訪問看護", "通所介護", "通所リハビリテーション",
                       "短期入所生活介護", "福祉用具貸与", "定期巡回・随時対応型訪問介護看護", "夜間対応型訪問介護")
 
@@ -480,7 +483,7 @@ def no_service_use(table: HouseholdTable, disability_kinds: list[str], care_kind
 
 @criterion("checkup_not_attended", "乳幼児健診を受診していない子がいる",
            (Param("kind", "choice", "健診種別", "3歳児",
-                  choices=SOURCES["boshi_kenshin"].column("checkup_kind").codes),
+                  choices=CHECKUP_KINDS),
             Param("grace_months", "int", "対象月から待つ月数", 1, min=0, max=24),
             Param("lookback_months", "int", "さかのぼる月数", 6, min=1, max=36)),
            key_param="kind",
@@ -591,6 +594,5 @@ def catalog_declaration() -> list[dict]:
     return [c.declaration() for c in CATALOG.values()]
 
 
-__all__ = ["CATALOG", "Criterion", "CriterionResult", "Param", "SENSITIVITY_CLASSES",
-           "SENSITIVITY_LABELS", "catalog_declaration", "criterion", "evaluate_criterion", "get",
+__all__ = ["CATALOG", "Criterion", "CriterionResult", "Param", "catalog_declaration", "criterion", "evaluate_criterion", "get",
            "scope", "tax_scope"]

@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
-from notifier.cli import CommandError, emit, main, with_app
-from notifier.linkage.cli import as_of_option, resolve_as_of
+from notifier.cliutil import CommandError, as_of_option, emit, json_option, with_app
 
 
-@main.group("rules", help="The rules database (versioned, approved by a second person).")
+@click.group("rules", help="The rules database (versioned, approved by a second person).")
 def rules_group() -> None:
     pass
 
@@ -20,7 +18,7 @@ def rules_group() -> None:
 @rules_group.command("load", help="Load YAML rules as new versions (unchanged content → no new version).")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--activate", is_flag=True, help="Approve at once as an audited system action.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def rules_load(directory: Path, activate: bool, as_json: bool) -> None:
     from notifier import db
@@ -36,21 +34,21 @@ def rules_load(directory: Path, activate: bool, as_json: bool) -> None:
           f"{'（有効）' if o.active else '（承認待ち）'}" for o in outcomes])
 
 
-@main.group("eligibility", help="Evaluate the active rules over every household.")
+@click.group("eligibility", help="Evaluate the active rules over every household.")
 def eligibility_group() -> None:
     pass
 
 
 @eligibility_group.command("run", help="Evaluate active rules; prints per-rule counts.")
 @as_of_option
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def eligibility_run(as_of, as_json: bool) -> None:
     from notifier import db
     from notifier.eligibility.dao import active_rules, store_run
     from notifier.eligibility.engine import evaluate
     from notifier.eligibility.pipeline import build_inputs
-    day = resolve_as_of(as_of)
+    day = as_of
     s = db.session()
     pairs = active_rules(s)
     if not pairs:
@@ -75,9 +73,11 @@ def eligibility_run(as_of, as_json: bool) -> None:
 
 @eligibility_group.command("export", help="rule_id, rule_version, 世帯番号, reasons of the latest run.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def eligibility_export(out: Path, as_json: bool) -> None:
+    from sqlalchemy import select
+
     from notifier import audit, db
     from notifier.eligibility.dao import latest_run
     from notifier.eligibility.engine import reason_text

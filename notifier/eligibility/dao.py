@@ -15,9 +15,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from notifier import audit
+from notifier import audit, clock
 from notifier.eligibility.rules import Rule, load_rules, rule_from_json
-from notifier.models import EligibilityMatch, EligibilityRun, RuleVersion, utcnow
+from notifier.models import EligibilityMatch, EligibilityRun, RuleVersion
 
 
 class RuleApprovalError(ValueError):
@@ -49,7 +49,7 @@ def add_version(session: Session, rule: Rule, *, actor, note: str | None = None)
         return latest, False
     # An older pending draft is replaced by this one (it can no longer be approved).
     session.execute(update(RuleVersion).where(RuleVersion.rule_id == rule.id, RuleVersion.status == "pending")
-                    .values(status="withdrawn", decided_at=utcnow()))
+                    .values(status="withdrawn", decided_at=clock.now()))
     label = actor if isinstance(actor, str) else actor.username
     row = RuleVersion(rule_id=rule.id, version=(latest.version + 1) if latest else 1, name=rule.name,
                       definition=rule.canonical_json(), content_hash=rule.content_hash, status="pending",
@@ -77,7 +77,7 @@ def approve(session: Session, version: RuleVersion, *, actor, system: bool = Fal
                     .values(status="superseded"))
     version.status = "active"
     version.decided_by = label
-    version.decided_at = utcnow()
+    version.decided_at = clock.now()
     audit.record(session, "rule_approve", actor=actor, target_type="rule",
                  target_id=f"{version.rule_id}@v{version.version}", detail={"system": system})
 
@@ -87,7 +87,7 @@ def reject(session: Session, version: RuleVersion, *, actor, note: str | None = 
         raise RuleApprovalError("承認待ちの版ではありません。")
     version.status = "rejected"
     version.decided_by = actor.username
-    version.decided_at = utcnow()
+    version.decided_at = clock.now()
     audit.record(session, "rule_approve", actor=actor, target_type="rule",
                  target_id=f"{version.rule_id}@v{version.version}", detail={"rejected": True, "note": note})
 
@@ -117,7 +117,7 @@ def store_run(engine: Engine, as_of: date, households: int, result, versions: di
     with engine.begin() as conn:
         run_id = conn.execute(insert(EligibilityRun).values(
             as_of=as_of, households=households, summary=json.loads(json.dumps(summary, default=str)),
-            actor=actor, started_at=utcnow(), finished_at=utcnow()).returning(EligibilityRun.id)).scalar_one()
+            actor=actor, started_at=clock.now(), finished_at=clock.now()).returning(EligibilityRun.id)).scalar_one()
         m = result.matches
         if len(m):
             rows = pd.DataFrame({"run_id": run_id, "rule_id": m["rule_id"],

@@ -54,8 +54,8 @@ class Param:
         """The canonical form of value, or ParamError. Dated values become {"YYYY-MM-DD": v}."""
         if isinstance(value, dict):
             if not self.datable:
-                raise ParamError(f"日付別の値は数値パラメータだけに使えます / dated values are only "
-                                 f"allowed for numeric parameters, got a mapping")
+                raise ParamError("日付別の値は数値パラメータだけに使えます / dated values are only "
+                                 "allowed for numeric parameters, got a mapping")
             if not value:
                 raise ParamError("日付別の値が空です / empty dated value")
             out = {}

@@ -12,6 +12,7 @@ from notifier.households import build_household_table
 from notifier.linkage.run import confirmed_links
 from notifier.models import ConsentEvent
 
+
 def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """setai_no, notify, tax for households whose current members hold the scopes."""
     with engine.connect() as conn:
@@ -25,7 +26,7 @@ def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> 
 def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None):
     """Sources (read from the database unless a batch passes the frames it just imported), confirmed
     links, the household table and household consents."""
-    from notifier.ingest.contract import SOURCES
+    from notifier.contract import SOURCES
     from notifier.ingest.load import load_source
     given = sources or {}
     sources = {name: given[name] if name in given else load_source(engine, name) for name in SOURCES}

@@ -14,11 +14,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
-from .catalog import CATALOG, SENSITIVITY_CLASSES
+from notifier.contract import SENSITIVITY_CLASSES
+
+from .catalog import CATALOG
 from .params import ParamError, parse_date
 
 OPS = ("all", "any", "not")
@@ -78,7 +80,7 @@ class Group:
         return out
 
 
-Node = Union[Leaf, Group]
+Node = Leaf | Group
 
 
 @dataclass(frozen=True)

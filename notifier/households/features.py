@@ -10,7 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from notifier.ingest.contract import CARE_LEVELS
+from notifier.contract import CARE_LEVELS
 
 from .dates import fiscal_year, month_start
 from .members import HANDBOOK_COLUMNS, SHOGAI_SERVICE_COLUMNS, build_members

@@ -11,15 +11,12 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES, fold_relation
 
 _DTYPES = {
     "date": "datetime64[ns]", "month": "datetime64[ns]", "datetime": "datetime64[ns]",
     "fy": "Int64", "int": "Int64", "sex": "Int8", "grade": "Int8", "flag": "bool",
 }
-
-RELATION_FOLD = {"長男": "子", "長女": "子", "二男": "子", "次男": "子", "二女": "子", "次女": "子",
-                 "三男": "子", "三女": "子", "四男": "子", "四女": "子", "五男": "子", "五女": "子"}
 
 
 def columns(name: str) -> dict[str, str]:
@@ -38,8 +35,7 @@ def source_frame(name: str, rows: Iterable[Mapping] = ()) -> pd.DataFrame:
     for col, dtype in cols.items():
         values = [r.get(col) for r in rows]
         if col == "relation_norm" and all(v is None for v in values):
-            values = [None if r.get("relation") is None else
-                      RELATION_FOLD.get(r["relation"], r["relation"]) for r in rows]
+            values = [fold_relation(r.get("relation")) for r in rows]
         if dtype == "bool":
             values = [bool(v) for v in values]
         if dtype.startswith("datetime"):

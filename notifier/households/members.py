@@ -10,10 +10,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from notifier.ingest.contract import CARE_LEVELS
+from notifier.contract import CARE_LEVELS, CARE_RANK
 
-from .dates import (active, age_on, as_timestamp, fiscal_year, is_jido, month_start,
-                    school_age_on, valid_handbook)
+from .dates import active, age_on, as_timestamp, fiscal_year, is_jido, month_start, school_age_on, valid_handbook
 from .frames import PersonIndex, empty_links, source_frame
 
 # Disability-service kinds of the contract, with the member column that flags an active period.
@@ -28,7 +27,6 @@ SHOGAI_SERVICE_COLUMNS = {
     "自立支援医療": "shogai_jiritsu_shien_iryo",
 }
 HANDBOOK_COLUMNS = {"身体": "handbook_shintai", "精神": "handbook_seishin", "療育": "handbook_ryoiku"}
-CARE_RANK = {level: i + 1 for i, level in enumerate(CARE_LEVELS)}   # 要支援1 = 1 … 要介護5 = 7
 
 # Care-service claims older than this are not kept: criteria look back at most this many months.
 CARE_SERVICE_LOOKBACK_MONTHS = 24
@@ -217,5 +215,4 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
     return m, households, facts
 
 
-__all__ = ["build_members", "current_residents", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS",
-           "CARE_RANK"]
+__all__ = ["build_members", "current_residents", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS"]

@@ -1,16 +1,14 @@
 """`notifier data generate` and `notifier data import`."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 
-from notifier.cli import CommandError, emit, main, with_app
+from notifier.cliutil import CommandError, emit, json_option, progress, with_app
 
 
-@main.group("data", help="Synthetic city exports and CSV import.")
+@click.group("data", help="Synthetic city exports and CSV import.")
 def data_group() -> None:
     pass
 
@@ -19,7 +17,7 @@ def data_group() -> None:
 @click.option("--scale", type=click.Choice(["tiny", "small", "izumi"]), default="tiny", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 def data_generate(scale: str, seed: int, out: Path, as_json: bool) -> None:
     from notifier.synth import generate
     summary = generate(scale, seed, out)
@@ -27,25 +25,10 @@ def data_generate(scale: str, seed: int, out: Path, as_json: bool) -> None:
          [f"  {k}: {v}" for k, v in summary.get("rows", summary).items() if not isinstance(v, (dict, list))])
 
 
-def _progress_bar():
-    """A tqdm bar on a terminal; nothing when output is piped or --json."""
-    if not sys.stderr.isatty():
-        return None, lambda: None
-    from tqdm import tqdm
-    bar = tqdm(total=0, unit="file", file=sys.stderr, leave=False)
-
-    def update(source: str, done: int, total: int) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_description(source or "done")
-        bar.refresh()
-    return update, bar.close
-
-
 @data_group.command("import", help="Import every known file in DIR (each source replaced as a snapshot).")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--mapping", "mapping_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def data_import(directory: Path, mapping_file: Path | None, as_json: bool) -> None:
     from notifier import audit, db
@@ -55,11 +38,8 @@ def data_import(directory: Path, mapping_file: Path | None, as_json: bool) -> No
         mapping = load_mapping(mapping_file)
     except MappingError as exc:
         raise CommandError(str(exc)) from exc
-    progress, close = (None, lambda: None) if as_json else _progress_bar()
-    try:
-        summary = import_directory(db.engine(), directory, mapping, actor="cli", progress=progress)
-    finally:
-        close()
+    with progress(as_json, unit="file") as update:
+        summary = import_directory(db.engine(), directory, mapping, actor="cli", progress=update)
     with db.transaction() as s:
         audit.record(s, "import", actor="cli", target_type="import_batch", target_id=summary.batch,
                      detail={"files": len(summary.files), "failed": summary.failed})

@@ -7,7 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd

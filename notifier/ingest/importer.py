@@ -10,19 +10,20 @@ import logging
 import os
 import signal
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from notifier import clock
+from notifier.contract import SOURCES
 from notifier.ingest import store
-from notifier.ingest.contract import SOURCES
 from notifier.ingest.decode import StructuralError, read_export
 from notifier.ingest.mapping import Mapping
 from notifier.ingest.parse import parse_source
-from notifier.models import ImportRun, QuarantineRow, utcnow
+from notifier.models import ImportRun, QuarantineRow
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,8 @@ def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping,
             batch=batch, source=source_name, file=path.name, sha256=digest, encoding=encoding,
             status="stored", rows_read=parsed.rows_read, rows_stored=len(parsed.frame),
             rows_quarantined=parsed.rows_quarantined, duplicates_dropped=parsed.duplicates_dropped,
-            ignored_columns=list(parsed.ignored_columns), actor=actor, started_at=utcnow(),
-            finished_at=utcnow()).returning(ImportRun.id)).scalar_one()
+            ignored_columns=list(parsed.ignored_columns), actor=actor, started_at=clock.now(),
+            finished_at=clock.now()).returning(ImportRun.id)).scalar_one()
         result.rows_stored = store.replace_rows(conn, source, store.storable_frame(source, parsed.frame, run_id))
         if len(parsed.quarantine):
             q = parsed.quarantine.assign(import_id=run_id, source=source_name)
@@ -151,4 +152,4 @@ def _record_rejection(engine: Engine, result: FileResult, *, batch: str, digest:
     with engine.begin() as conn:
         conn.execute(insert(ImportRun).values(
             batch=batch, source=result.source, file=result.file, sha256=digest, encoding=result.encoding,
-            status="rejected", error=result.error, actor=actor, started_at=utcnow(), finished_at=utcnow()))
+            status="rejected", error=result.error, actor=actor, started_at=clock.now(), finished_at=clock.now()))

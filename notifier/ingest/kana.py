@@ -6,7 +6,7 @@ never changed, these keys sit beside it.
 from __future__ import annotations
 
 import unicodedata
-from typing import Mapping
+from collections.abc import Mapping
 
 import jaconv
 import numpy as np

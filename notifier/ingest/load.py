@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES
 from notifier.models.sources import SOURCE_TABLES, source_columns
 
 _DATE_KINDS = {"date", "month"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES
 
 
 class MappingError(ValueError):

@@ -5,13 +5,14 @@ cell holds back its row (one quarantine entry per bad cell) and the rest of the 
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .contract import GRADES, RELATIONS, Column, Source
+from notifier.contract import CHILD_RELATION_RE, GRADES, HANDBOOK_GRADE_PATTERNS, RELATIONS, SEX_CODES, Column, Source
+
 from .dates import parse_dates, parse_datetimes_jst, parse_fiscal_years, parse_months
 from .decode import QUARANTINE_COLUMNS, StructuralError, map_distinct, nfkc, suspicious_rows, text_masks
 from .kana import kana_keys
@@ -27,12 +28,8 @@ _PARSERS = {
     "int": (parse_ints, "数値として読めません"),
     "datetime": (parse_datetimes_jst, "日時として読めません"),
 }
-_SEX = {"1": 1, "男": 1, "男性": 1, "2": 2, "女": 2, "女性": 2}
 _GRADE = {g: i for i, g in enumerate(GRADES, start=1)} | {str(i): i for i in range(1, 10)}
 _FLAG = {"有": True, "あり": True, "1": True, "無": False, "なし": False, "0": False, "": False}
-# The registry writes children by birth order (長男, 二女, 十一男) or as adopted (養子, 養女).
-_CHILD_RE = r"(?:長|次|十?[二三四五六七八九]|十[一二三四五六七八九]?)[男女]|養子|養女"
-_HANDBOOK_GRADE_RE = {"身体": r"([1-6])級?", "精神": r"([1-3])級?", "療育": r"A|B|A1|A2|B1|B2"}
 _REASON = "__reason"  # working column beside the typed ones
 
 
@@ -116,7 +113,7 @@ def _code(col: pd.Series, c: Column, **_) -> _Cell:
 
 def _relation(col: pd.Series, c: Column, **_) -> _Cell:
     text = _text(col)
-    child = text.str.fullmatch(_CHILD_RE).fillna(False).astype(bool)
+    child = text.str.fullmatch(CHILD_RELATION_RE).fillna(False).astype(bool)
     ok = text.isin(RELATIONS) | child
     written = text.mask(text.eq(""))
     return _Cell({c.field: written, f"{c.field}_norm": written.mask(child, "子")},
@@ -128,7 +125,7 @@ def _handbook_grade(col: pd.Series, c: Column, frame: pd.DataFrame, source: Sour
     kind = _text(frame[source.column("handbook_kind").header])
     values = pd.Series(np.nan, index=col.index, dtype="str")
     known = pd.Series(False, index=col.index)
-    for name, pattern in _HANDBOOK_GRADE_RE.items():
+    for name, pattern in HANDBOOK_GRADE_PATTERNS.items():
         rows = kind.eq(name)
         known |= rows
         m = text[rows].str.fullmatch(pattern).fillna(False).astype(bool)
@@ -144,7 +141,7 @@ def _handbook_grade(col: pd.Series, c: Column, frame: pd.DataFrame, source: Sour
 _KINDS: dict[str, Callable[..., _Cell]] = {
     "id": _id, "key": _key, "text": _plain_text, "kana": _kana, "code": _code, "relation": _relation,
     "handbook_grade": _handbook_grade,
-    "sex": _lookup(_SEX, "Int8", "性別の値が不正です"),
+    "sex": _lookup(SEX_CODES, "Int8", "性別の値が不正です"),
     "grade": _lookup(_GRADE, "Int8", "学年の値が不正です"),
     "flag": _lookup(_FLAG, "bool", "有・無以外の値です"),
 } | {kind: _parsed(kind) for kind in _PARSERS}

@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import delete
 from sqlalchemy.engine import Connection
 
-from notifier.ingest.contract import Source
+from notifier.contract import Source
 from notifier.models.sources import SOURCE_TABLES, source_columns
 
 

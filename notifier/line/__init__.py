@@ -1,5 +1,3 @@
-"""LINE: the one client seam for outbound calls (`client`) and a local simulator (`sim`)."""
-
-from .client import LineClient, LineError, SendResult
-
-__all__ = ["LineClient", "LineError", "SendResult"]
+"""LINE: the one client seam for outbound calls (`client`), webhook and LIFF flows, and a local
+simulator (`sim`). Import the submodules you need: `client` loads line-bot-sdk, which is slow to
+import, so only code that calls LINE pays for it."""

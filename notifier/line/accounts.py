@@ -4,12 +4,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from notifier import audit
-from notifier.models import LineAccount, LinkAttempt, utcnow
+if TYPE_CHECKING:
+    import pandas as pd
+
+from notifier import audit, clock
+from notifier.models import LineAccount, LinkAttempt
 from notifier.models.sources import SOURCE_TABLES
 
 MAX_FAILURES_PER_HOUR = 5
@@ -37,7 +41,7 @@ def get_or_create_account(session: Session, line_user_id: str) -> LineAccount:
 
 
 def is_throttled(session: Session, line_user_id: str) -> bool:
-    since = utcnow() - timedelta(hours=1)
+    since = clock.now() - timedelta(hours=1)
     failures = session.scalar(select(func.count()).select_from(LinkAttempt).where(
         LinkAttempt.line_user_id == line_user_id, LinkAttempt.success.is_(False),
         LinkAttempt.attempted_at >= since))
@@ -79,7 +83,7 @@ def try_link(session: Session, account: LineAccount, application_id: str, channe
     session.add(LinkAttempt(line_user_id=account.line_user_id, success=True))
     if account.atena_no != atena:
         account.atena_no = atena
-        account.linked_at = utcnow()
+        account.linked_at = clock.now()
         account.link_channel = channel
         audit.record(session, "line_link", actor="line", target_type="resident", target_id=atena,
                      detail={"result": "linked", "account": account.id, "channel": channel})
@@ -95,7 +99,7 @@ def unlink(session: Session, account: LineAccount, *, actor, reason: str) -> Non
                  detail={"result": "unlinked", "account": account.id, "reason": reason})
 
 
-def notifiable_accounts(session: Session, as_of) -> "pd.DataFrame":
+def notifiable_accounts(session: Session, as_of) -> pd.DataFrame:
     """LINE accounts a notice may go to on `as_of`: linked, still following, the resident current
     (a resident who moved out or died — 消除日 on or before as_of — is never used), and the resident
     holding `notify`. Columns: setai_no, atena_no, line_user_id, account_id.

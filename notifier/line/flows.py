@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from sqlalchemy.orm import Session
 
+from notifier import clock
 from notifier.consent import service as consent
 from notifier.line import accounts, messages
-from notifier.line.client import LineClient, LineError
-from notifier.models import utcnow
+from notifier.line.errors import LineError
 
 log = logging.getLogger(__name__)
 
@@ -18,11 +18,11 @@ log = logging.getLogger(__name__)
 def _occurred_at(event: dict) -> datetime:
     ts = event.get("timestamp")
     if not ts:
-        return utcnow()
-    return datetime.fromtimestamp(ts / 1000, tz=timezone.utc).replace(tzinfo=None)
+        return clock.now()
+    return datetime.fromtimestamp(ts / 1000, tz=UTC).replace(tzinfo=None)
 
 
-def handle_event(session: Session, event: dict, client: LineClient | None) -> str:
+def handle_event(session: Session, event: dict, client) -> str:
     """Apply one event; returns a short outcome label (stored on the webhook event, never user data)."""
     source = event.get("source") or {}
     user_id = source.get("userId")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from notifier import db
 from notifier.consent import service as consent
 from notifier.line import accounts, messages
-from notifier.line.client import LineError
+from notifier.line.errors import LineError
 from notifier.line.webhook import line_client
 from notifier.models import ConsentEvent, ConsentText, LineAccount
 from notifier.web import public

@@ -12,15 +12,14 @@ import time
 from contextlib import contextmanager
 
 from flask import Blueprint, Flask, abort, current_app, request
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhook import SignatureValidator
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from notifier import db
+from notifier import clock, db
+from notifier.line.errors import LineError
 from notifier.line.flows import handle_event
-from notifier.models import WebhookEvent, utcnow
+from notifier.models import WebhookEvent
 from notifier.web import public
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,8 @@ def webhook():
     signature = request.headers.get("X-Line-Signature", "")
     if not secret or not signature:
         abort(400)
+    from linebot.v3.exceptions import InvalidSignatureError
+    from linebot.v3.webhook import SignatureValidator
     try:
         valid = SignatureValidator(secret).validate(body, signature)
     except (InvalidSignatureError, ValueError):
@@ -68,7 +69,7 @@ def webhook():
 def record_events(events: list[dict]) -> int:
     """Insert events not seen before; returns how many were new."""
     rows = [{"webhook_event_id": str(e.get("webhookEventId") or ""), "event_type": str(e.get("type") or "unknown")[:32],
-             "payload": e, "received_at": utcnow()} for e in events if e.get("webhookEventId")]
+             "payload": e, "received_at": clock.now()} for e in events if e.get("webhookEventId")]
     if not rows:
         return 0
     s = db.session()
@@ -134,7 +135,6 @@ class _RepliesAfterCommit:
         self.pending.append((reply_token, messages))
 
     def send(self, client) -> None:
-        from notifier.line.client import LineError
         for reply_token, messages in self.pending:
             try:
                 client.reply(reply_token, messages)
@@ -158,7 +158,7 @@ def process_pending(app: Flask, limit: int = 1000) -> int:
         with app.app_context(), maker() as s, _writing(dialect):
             claimed = s.execute(update(WebhookEvent).where(WebhookEvent.id == event_id,
                                                            WebhookEvent.processed_at.is_(None))
-                                .values(processed_at=utcnow())).rowcount
+                                .values(processed_at=clock.now())).rowcount
             if claimed != 1:
                 s.rollback()
                 continue
@@ -170,7 +170,7 @@ def process_pending(app: Flask, limit: int = 1000) -> int:
                 log.exception("webhook event failed", extra={"event_row": event_id})
                 with maker() as s2:
                     s2.execute(update(WebhookEvent).where(WebhookEvent.id == event_id)
-                               .values(processed_at=utcnow(), outcome="error"))
+                               .values(processed_at=clock.now(), outcome="error"))
                     s2.commit()
                 continue
             event.outcome = outcome

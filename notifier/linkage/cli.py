@@ -2,38 +2,26 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
-from notifier.cli import CommandError, emit, main, with_app
-
-
-def as_of_option(fn):
-    return click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                        help="Business date (JST); default today.")(fn)
+from notifier.cliutil import CommandError, as_of_option, emit, json_option, with_app
 
 
-def resolve_as_of(value) -> date:
-    from notifier.timeutil import today_jst
-    return value.date() if value is not None else today_jst()
-
-
-@main.group("link", help="名寄せ: link the school roster to residents.")
+@click.group("link", help="名寄せ: link the school roster to residents.")
 def link_group() -> None:
     pass
 
 
 @link_group.command("run", help="Link every roster row; prints matched / review / unmatched counts.")
 @as_of_option
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def link_run(as_of, as_json: bool) -> None:
     from notifier import db
     from notifier.linkage.run import run_linkage
-    _result, counts = run_linkage(db.engine(), resolve_as_of(as_of))
+    _result, counts = run_linkage(db.engine(), as_of)
     methods = "、".join(f"{k} {v:,}" for k, v in sorted(counts.by_method.items())) or "なし"
     emit(counts.as_dict(), as_json, [
         f"学齢簿 {counts.roster:,} 件: 照合済み {counts.linked:,}（{methods}）、"
@@ -42,9 +30,12 @@ def link_run(as_of, as_json: bool) -> None:
 
 @link_group.command("export", help="Write 児童生徒番号, 宛名番号, method, score for every roster row.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @with_app
 def link_export(out: Path, as_json: bool) -> None:
+
+    from sqlalchemy import select
+
     from notifier import audit, db
     from notifier.models import PupilLink
     with db.transaction() as s:

@@ -8,9 +8,10 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
+from notifier import clock
 from notifier.ingest.load import load_source
 from notifier.linkage.match import RESIDENT_COLUMNS, ROSTER_COLUMNS, LinkResult, link_roster
-from notifier.models import LinkCandidate, LinkDecision, PupilLink, utcnow
+from notifier.models import LinkCandidate, LinkDecision, PupilLink
 
 
 @dataclass
@@ -60,7 +61,7 @@ def run_linkage(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | 
 
 
 def store_result(engine: Engine, result: LinkResult) -> None:
-    now = utcnow()
+    now = clock.now()
     links = result.links.assign(linked_at=now)
     links["score"] = links["score"].astype(object).where(links["score"].notna(), None)
     links["atena_no"] = links["atena_no"].astype(object).where(links["atena_no"].notna(), None)

@@ -1,36 +1,13 @@
 """Staff accounts (職員) with roles, the tax permission and TOTP enrolment."""
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from notifier.models.base import Base, utcnow
-
-
-class Role(str, enum.Enum):
-    admin = "admin"
-    rule_author = "rule_author"
-    rule_approver = "rule_approver"
-    coordinator = "coordinator"
-    caseworker = "caseworker"
-    auditor = "auditor"
-
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
-
-
-ROLE_LABELS = {
-    Role.admin: "管理者",
-    Role.rule_author: "ルール作成者",
-    Role.rule_approver: "ルール承認者",
-    Role.coordinator: "コーディネーター",
-    Role.caseworker: "支援機関担当者",
-    Role.auditor: "監査担当者",
-}
+from notifier import clock
+from notifier.models.base import Base
 
 
 class StaffUser(Base):
@@ -50,9 +27,9 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
-    roles: Mapped[list["StaffRole"]] = relationship(
+    roles: Mapped[list[StaffRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin")
 
     @property

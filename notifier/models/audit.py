@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from notifier.models.base import Base, utcnow
+from notifier import clock
+from notifier.models.base import Base
 
 
 class AuditEvent(Base):
@@ -18,7 +19,7 @@ class AuditEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     actor_id: Mapped[int | None] = mapped_column(Integer)   # no FK: rows outlive accounts
     actor: Mapped[str] = mapped_column(String(64))          # username, "system", "line"
     action: Mapped[str] = mapped_column(String(48))

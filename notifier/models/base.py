@@ -1,8 +1,6 @@
 """Declarative base with a constraint naming convention (stable names on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -19,6 +17,3 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-def utcnow() -> datetime:
-    """Timestamps are stored as naive UTC (design.md: business dates JST, timestamps UTC)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)

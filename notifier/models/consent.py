@@ -6,10 +6,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifier.models.base import Base, utcnow
-
-SCOPES = ("notify", "tax")
-CHANNELS = ("LINE", "LIFF", "窓口", "CSW", "職員")
+from notifier import clock
+from notifier.models.base import Base
 
 
 class ConsentText(Base):
@@ -21,7 +19,7 @@ class ConsentText(Base):
     scope: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
 
 class ConsentEvent(Base):
@@ -42,5 +40,5 @@ class ConsentEvent(Base):
     staff_id: Mapped[str | None] = mapped_column(String(64))      # 職員ID for counter/CSW/staff actions
     line_account_id: Mapped[int | None] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(DateTime)       # when the resident said it (UTC)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     reference: Mapped[str | None] = mapped_column(String(128))    # webhook event id, import file:line …

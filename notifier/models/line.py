@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifier.models.base import Base, utcnow
+from notifier import clock
+from notifier.models.base import Base
 
 
 class LineAccount(Base):
@@ -22,7 +23,7 @@ class LineAccount(Base):
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)  # false once the user blocks us
     followed_at: Mapped[datetime | None] = mapped_column(DateTime)
     unfollowed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
 
 class WebhookEvent(Base):
@@ -34,7 +35,7 @@ class WebhookEvent(Base):
     webhook_event_id: Mapped[str] = mapped_column(String(64), unique=True)
     event_type: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime)
     outcome: Mapped[str | None] = mapped_column(String(32))
 
@@ -47,4 +48,4 @@ class LinkAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     line_user_id: Mapped[str] = mapped_column(String(64))
     success: Mapped[bool] = mapped_column(Boolean)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)

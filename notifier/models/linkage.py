@@ -6,7 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifier.models.base import Base, utcnow
+from notifier import clock
+from notifier.models.base import Base
 
 
 class PupilLink(Base):
@@ -20,7 +21,7 @@ class PupilLink(Base):
     method: Mapped[str] = mapped_column(String(32))      # exact | loose_kana | scored | manual | none
     score: Mapped[float | None] = mapped_column(Float)
     fingerprint: Mapped[str] = mapped_column(String(64))  # hash of the roster row's matching fields
-    linked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    linked_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
 
 
 class LinkCandidate(Base):
@@ -51,4 +52,4 @@ class LinkDecision(Base):
     atena_no: Mapped[str | None] = mapped_column(String(32))
     actor_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(64))
-    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)

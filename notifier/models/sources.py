@@ -1,4 +1,4 @@
-"""Source tables (one per file of the data contract), built from notifier.ingest.contract.
+"""Source tables (one per file of the data contract), built from notifier.contract.
 
 Each table holds the latest snapshot of its source: an import replaces all its rows in one transaction.
 Originals are kept for display; kana fields also store their matching keys (`*_strict`, `*_loose`).
@@ -7,12 +7,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        SmallInteger, String, Table, Text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from notifier.ingest.contract import SOURCES, Source
-from notifier.models.base import Base, utcnow
+from notifier import clock
+from notifier.contract import SOURCES, Source
+from notifier.models.base import Base
 
 _TYPES = {
     "id": lambda: String(32), "key": lambda: String(32), "text": lambda: Text(), "kana": lambda: String(128),
@@ -40,7 +54,7 @@ class ImportRun(Base):
     ignored_columns: Mapped[list | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64), default="system")
-    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 

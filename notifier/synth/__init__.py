@@ -16,7 +16,7 @@ contract's Japanese headers, plus ``consent.csv``, into ``out``, and truth files
 * ``dirt.json`` — every dirt rate (dirt.DIRT_RATES) and the count applied; the file encodings.
 * ``summary.json`` — counts per file, roster cases and rule matches per truth date.
 * ``gaiji.csv`` — this city's 外字 table (private-use code point → standard character).
-* ``clean/<source>.parquet`` — the clean frames: canonical field names of notifier.ingest.contract,
+* ``clean/<source>.parquet`` — the clean frames: canonical field names of notifier.contract,
   values as a perfect importer would store them. Dates and months are datetime64 (NaT = blank;
   months are the first of the month), fiscal years and amounts are ints, flags are bools, sex is
   1/2, grade is 1–9, 続柄 is canonical (子, never 長男), datetimes are naive JST. Kana and names are

@@ -2,7 +2,7 @@
 
 ``build_city`` draws a population (population.py) and then each program's records for it, all
 vectorised with numpy/pandas. Clean frames use the canonical English field names of
-``notifier.ingest.contract`` and hold values as the importer should store them (see ``__init__``).
+``notifier.contract`` and hold values as the importer should store them (see ``__init__``).
 Columns whose name starts with ``_`` are rendering hints for writer.py, not data.
 """
 from __future__ import annotations
@@ -15,9 +15,28 @@ import numpy as np
 import pandas as pd
 
 from . import dirt, names
-from .population import (DAY, NAT, ROLE_CHILD, ROLE_MAIN, ROLE_SP, ROLE_SPOUSE, Population,
-                         _given_names, _years, age_at, build_population, child_until, d64, fiscal_year, from_ymd,
-                         grade_in, month_end, month_start, school_year, ymd)
+from .population import (
+    DAY,
+    NAT,
+    ROLE_CHILD,
+    ROLE_MAIN,
+    ROLE_SP,
+    ROLE_SPOUSE,
+    Population,
+    _given_names,
+    _years,
+    age_at,
+    build_population,
+    child_until,
+    d64,
+    fiscal_year,
+    from_ymd,
+    grade_in,
+    month_end,
+    month_start,
+    school_year,
+    ymd,
+)
 
 RESIDENTS = {"tiny": 300, "small": 20_000, "izumi": 185_000}
 
@@ -406,7 +425,6 @@ class _Builder:
         plus near misses (a condition just below the rule's line), so each clause matters.
         """
         rng = self.rng("young_carers")
-        P = self.P
         hrow = self.hrow
         kid = self.cur & (self.age >= 6) & (self.age <= 17)
         h_kid = np.bincount(hrow, weights=kid, minlength=len(self.H)) > 0

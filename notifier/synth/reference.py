@@ -6,7 +6,7 @@ It shares no code with the engine, the household builder or the importer.
 
 Input: frames keyed by source name (juminhyo, shiminzei, shogai_techo, shogai_service, kaigo_nintei,
 kaigo_service, jido_fuyo_teate, seikatsu_hogo, gakureibo, shugaku_enjo) with the canonical English
-field names of notifier.ingest.contract. Dates may be datetime.date, datetime, pandas Timestamp or
+field names of notifier.contract. Dates may be datetime.date, datetime, pandas Timestamp or
 ISO strings; blanks may be None, NaN, NaT or "". Months (service_month) may be a date of any day in
 the month or 'YYYY-MM'. Fiscal years are ints. ``links`` has columns pupil_id and atena_no (blank or
 missing atena_no = not linked). Extra columns and extra frames are ignored.

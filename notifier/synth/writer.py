@@ -10,26 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from notifier.ingest.contract import SOURCES, Column
+from notifier.contract import CONSENT_FILE, GRADES, SOURCES, Column
 
 from . import dirt, names
 from .city import City, _stream
 
-# consent.csv is in data-contract.md but not (yet) in contract.SOURCES.
-CONSENT_COLUMNS = (
-    Column("宛名番号", "atena_no", "id", True),
-    Column("種別", "kind", "code", True, ("同意", "撤回")),
-    Column("同意範囲", "scope", "code", True, ("notify", "notify;tax")),
-    Column("取得日時", "granted_at", "datetime", True),
-    Column("チャネル", "channel", "code", True, ("窓口", "CSW")),
-    Column("職員ID", "staff_id", "text", True),
-)
-GRADE_NAMES = np.array(["", "小1", "小2", "小3", "小4", "小5", "小6", "中1", "中2", "中3"], dtype=object)
+GRADE_NAMES = np.array(("",) + GRADES, dtype=object)
 _FW_ALNUM = str.maketrans("0123456789AB", "０１２３４５６７８９ＡＢ")
 
 
 def columns_of(name: str) -> tuple[Column, ...]:
-    return CONSENT_COLUMNS if name == "consent" else SOURCES[name].columns
+    return CONSENT_FILE.columns if name == "consent" else SOURCES[name].columns
 
 
 def file_of(name: str) -> str:

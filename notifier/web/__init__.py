@@ -4,7 +4,8 @@ from __future__ import annotations
 from functools import wraps
 from pathlib import Path
 
-from flask import Flask, abort, g, redirect, request, session as http_session, url_for
+from flask import Flask, abort, g, redirect, request, url_for
+from flask import session as http_session
 from sqlalchemy import select
 
 from notifier import audit, db
@@ -116,14 +117,13 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject():
-        from notifier.models.accounts import ROLE_LABELS, Role
-        return {"current_user": g.get("user"), "role_labels": {r.value: l for r, l in ROLE_LABELS.items()},
-                "Role": Role, "nav_items": nav_items}
+        from notifier.contract import ROLE_LABELS
+        return {"current_user": g.get("user"), "role_labels": ROLE_LABELS, "nav_items": nav_items}
 
     for code in (400, 403, 404):
         app.register_error_handler(code, _error_page(code))
 
-    from notifier.web import auth_views, main_views, audit_views, data_views, consent_views, rules_views
+    from notifier.web import audit_views, auth_views, consent_views, data_views, main_views, rules_views
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(main_views.bp)
     app.register_blueprint(audit_views.bp)

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from notifier import db
 from notifier.audit import ACTIONS
+from notifier.clock import jst_date_to_utc_start
 from notifier.models import AuditEvent
-from notifier.timeutil import jst_date_to_utc_start
 from notifier.web import require_roles
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import case, func, select
 
-from notifier import audit, db
+from notifier import audit, clock, db
+from notifier.clock import JST
 from notifier.consent import service as consent
 from notifier.line import accounts
-from notifier.models import ConsentEvent, ConsentText, LineAccount, utcnow
+from notifier.models import ConsentEvent, ConsentText, LineAccount
 from notifier.models.sources import SOURCE_TABLES
-from notifier.timeutil import JST
 from notifier.web import require_roles
 
 bp = Blueprint("consents", __name__, url_prefix="/consents")
@@ -43,7 +43,7 @@ def _digits(raw: str | None) -> str:
 
 
 def _now_jst_text() -> str:
-    return datetime.now(timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    return clock.now_jst().strftime("%Y-%m-%d %H:%M")
 
 
 def parse_jst(raw: str) -> datetime | None:
@@ -54,7 +54,7 @@ def parse_jst(raw: str) -> datetime | None:
             local = datetime.strptime(text, fmt)
         except ValueError:
             continue
-        return local.replace(tzinfo=JST).astimezone(timezone.utc).replace(tzinfo=None)
+        return local.replace(tzinfo=JST).astimezone(UTC).replace(tzinfo=None)
     return None
 
 
@@ -160,7 +160,7 @@ def _latest_event_at(session, atena_no: str, scopes: list[str]) -> datetime | No
 
 
 def _jst_text(ts: datetime) -> str:
-    return ts.replace(tzinfo=timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    return ts.replace(tzinfo=UTC).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -184,15 +184,15 @@ def record():
     occurred = parse_jst(form["occurred_at"])
     if occurred is None:
         errors["occurred_at"] = "日時は 2026-04-01 10:30 の形で入力してください（日本時間）。"
-    elif occurred > utcnow() + timedelta(minutes=5):
+    elif occurred > clock.now() + timedelta(minutes=5):
         errors["occurred_at"] = "未来の日時は入力できません。受け付けた日時を入力してください。"
     if len(form["reference"]) > REFERENCE_MAX:
         errors["reference"] = f"{REFERENCE_MAX}文字以内で入力してください。"
 
     s = db.session()
     if not errors:
-        if occurred == utcnow().replace(second=0, microsecond=0):
-            occurred = utcnow()  # "now" typed to the minute: keep the seconds so it follows earlier events
+        if occurred == clock.now().replace(second=0, microsecond=0):
+            occurred = clock.now()  # "now" typed to the minute: keep the seconds so it follows earlier events
         checked = SCOPE_CHOICES[form["scope"]][1]
         if form["action"] == "withdraw" and "notify" in checked:
             checked = ["notify", "tax"]  # withdrawing notify withdraws tax too

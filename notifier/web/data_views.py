@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy import func, select
 
 from notifier import audit, db
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES
 from notifier.models import ImportRun, LinkCandidate, LinkDecision, PupilLink, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
 from notifier.web import require_roles

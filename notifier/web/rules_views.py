@@ -24,23 +24,40 @@ import re
 import threading
 import unicodedata
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from notifier import db
-from notifier.eligibility.catalog import CATALOG, SENSITIVITY_LABELS
-from notifier.eligibility.dao import (RuleApprovalError, add_version, approve, dao_active_version,
-                                      dao_latest_version, latest_run, reject)
+from notifier.clock import fiscal_year, today_jst
+from notifier.contract import SENSITIVITY_LABELS
+from notifier.eligibility.catalog import CATALOG
+from notifier.eligibility.dao import (
+    RuleApprovalError,
+    add_version,
+    approve,
+    dao_active_version,
+    dao_latest_version,
+    latest_run,
+    reject,
+)
 from notifier.eligibility.engine import evaluate
 from notifier.eligibility.params import Param
-from notifier.eligibility.rules import (DEFAULT_COOLDOWN_DAYS, DEFAULT_NONRESPONDER_DAYS,
-                                        DEFAULT_REMINDER_DAYS, RULE_ID, Rule, RuleError,
-                                        diff_rules, parse_rule, rule_from_json)
+from notifier.eligibility.rules import (
+    DEFAULT_COOLDOWN_DAYS,
+    DEFAULT_NONRESPONDER_DAYS,
+    DEFAULT_REMINDER_DAYS,
+    RULE_ID,
+    Rule,
+    RuleError,
+    diff_rules,
+    parse_rule,
+    rule_from_json,
+)
 from notifier.models import ConsentEvent, ImportRun, LinkDecision, PupilLink, RuleVersion
-from notifier.timeutil import fiscal_year, today_jst
 from notifier.web import require_roles
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyotp
 from sqlalchemy import select
 
-from notifier.models import AuditEvent, StaffUser
+from notifier.models import AuditEvent
 from tests.factories import PASSWORD, create_staff, csrf_token, next_totp_code, sign_in
 
 
@@ -121,7 +121,7 @@ def test_sign_out_needs_csrf_and_ends_the_session(client, db_session):
 
 
 def test_the_session_cookie_is_httponly_and_samesite(client, db_session):
-    user = create_staff(db_session, "tanaka", ["coordinator"])
+    create_staff(db_session, "tanaka", ["coordinator"])
     token = csrf_token(client, "/login")
     resp = client.post("/login", data={"username": "tanaka", "password": PASSWORD, "csrf_token": token})
     cookie = resp.headers["Set-Cookie"]

@@ -7,8 +7,7 @@ import json
 import pytest
 import yaml
 
-from notifier.eligibility.rules import (RuleError, diff_rules, load_rule_file, load_rules, parse_rule,
-                                        rule_from_json)
+from notifier.eligibility.rules import RuleError, diff_rules, load_rule_file, load_rules, parse_rule, rule_from_json
 
 BASE = """
 id: demo

@@ -22,7 +22,8 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 import synthetic  # noqa: E402
 
-from notifier.eligibility import evaluate, load_rules  # noqa: E402
+from notifier.eligibility.engine import evaluate  # noqa: E402
+from notifier.eligibility.rules import load_rules  # noqa: E402
 from notifier.households import build_household_table  # noqa: E402
 
 

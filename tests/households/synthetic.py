@@ -10,7 +10,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from notifier.households.frames import RELATION_FOLD, columns
+from notifier.contract import fold_relation
+from notifier.households.frames import columns
 
 AS_OF = dt.date(2026, 5, 10)
 
@@ -76,7 +77,7 @@ def generate(residents: int = 185_000, seed: int = 0, as_of: dt.date = AS_OF):
         "atena_no": atena, "setai_no": setai, "name": pd.Series(["和泉 太郎"] * n),
         "name_kana": pd.Series(["イズミ タロウ"] * n), "birth_date": birth,
         "sex": pd.Series(rng.integers(1, 3, n)), "relation": rel,
-        "relation_norm": rel.map(lambda r: RELATION_FOLD.get(r, r)),
+        "relation_norm": rel.map(fold_relation),
         "address_code": pd.Series(["272190000001"] * n), "removed_on": removed,
     })
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from notifier.eligibility import evaluate, load_rules
+from notifier.eligibility.engine import evaluate
+from notifier.eligibility.rules import load_rules
 from notifier.households import build_household_table
 
 pytestmark = pytest.mark.slow

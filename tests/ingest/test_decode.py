@@ -6,9 +6,18 @@ import pickle
 import pandas as pd
 import pytest
 
-from notifier.ingest.decode import (QuarantineRow, StructuralError, garbled_text_mask, map_distinct,
-                                    parse_distinct, private_use_mask, read_export, suspicious_rows,
-                                    suspicious_text_mask, text_masks)
+from notifier.ingest.decode import (
+    QuarantineRow,
+    StructuralError,
+    garbled_text_mask,
+    map_distinct,
+    parse_distinct,
+    private_use_mask,
+    read_export,
+    suspicious_rows,
+    suspicious_text_mask,
+    text_masks,
+)
 
 
 def read(text: str, encoding: str = "utf-8", file: str = "juminhyo.csv"):

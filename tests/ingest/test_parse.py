@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES
 from notifier.ingest.decode import QUARANTINE_COLUMNS, StructuralError, read_export
 from notifier.ingest.parse import GARBLED, REQUIRED, ParsedSource, parse_source
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from notifier.ingest.contract import SOURCES
+from notifier.contract import SOURCES
 from notifier.ingest.decode import read_export
 from notifier.ingest.parse import parse_source
 

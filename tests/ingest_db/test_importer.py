@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from notifier.models import ImportRun, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
-from tests.factories import import_sources, write_source_csv
+from tests.factories import import_sources
 
 
 def count(session, source):

@@ -10,7 +10,7 @@ import requests
 from werkzeug.wrappers import Response
 
 from notifier.line.client import LineClient
-from notifier.line.sim import create_sim_app, serve_in_thread
+from notifier.line.sim.app import create_sim_app, serve_in_thread
 
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"

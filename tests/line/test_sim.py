@@ -29,8 +29,8 @@ from linebot.v3.webhooks import (
     UnfollowEvent,
 )
 
-from notifier.line.sim import sign_body
 from notifier.line.sim.phone import safe_href
+from notifier.line.sim.signing import sign_body
 from notifier.line.sim.validation import utf16_len, validate_messages
 
 from .conftest import ACCESS_TOKEN, CHANNEL_SECRET

@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from notifier.ingest.contract import GRADES, RELATIONS, SOURCES
+from notifier.contract import CONSENT_FILE, GRADES, RELATIONS, SOURCES
 from notifier.synth import DIRT_RATES, IZUMI_TABLE, generate
 from notifier.synth.dirt import DUPLICATE_FILES, FILE_ENCODINGS
-from notifier.synth.writer import CONSENT_COLUMNS
 
 from .conftest import load_clean
 
@@ -136,7 +135,7 @@ def read_rows(path, encoding: str) -> list[list[str]]:
 
 
 def columns_of(name):
-    return CONSENT_COLUMNS if name == "consent" else SOURCES[name].columns
+    return CONSENT_FILE.columns if name == "consent" else SOURCES[name].columns
 
 
 def file_of(name):

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
+from notifier.clock import JST
 from notifier.consent import service as consent
 from notifier.line import accounts
 from notifier.models import AuditEvent, ConsentEvent, LineAccount
-from notifier.timeutil import JST
 from tests.factories import create_staff, csrf_token, import_sources, sign_in
 
 RESIDENTS = [
@@ -50,7 +50,7 @@ def audits(db_session, action):
 
 
 def now_jst() -> str:
-    return datetime.now(timezone.utc).astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    return datetime.now(UTC).astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 def record_form(client, **fields):
@@ -202,7 +202,7 @@ def test_a_wrong_link_is_undone_with_a_reason_and_audited(city, coordinator, db_
     missing = coordinator.post("/consents/unlink", data={
         "csrf_token": csrf_token(coordinator, "/consents/"), "setai_no": "500001", "account_id": account.id,
         "reason": " "})
-    assert missing.status_code == 400 and 'id="e-reason-%d"' % account.id in missing.get_data(as_text=True)
+    assert missing.status_code == 400 and f'id="e-reason-{account.id}"' in missing.get_data(as_text=True)
 
     resp = coordinator.post("/consents/unlink", data={
         "csrf_token": csrf_token(coordinator, "/consents/"), "setai_no": "500001", "account_id": account.id,

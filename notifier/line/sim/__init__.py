@@ -1,8 +1,8 @@
-"""A local stand-in for the parts of LINE the service uses (Messaging API, webhooks, LIFF verify)."""
+"""A local stand-in for the parts of LINE the service uses (Messaging API, webhooks, LIFF verify).
 
-from .app import SimServer, create_sim_app, run_sim, serve_in_thread, templates_dir
-from .core import LineSim
-from .signing import sign_body
+`app.create_sim_app` / `app.serve_in_thread` run it; `core.LineSim` holds its state; `signing`
+signs webhook bodies and ID tokens as LINE does.
+"""
 
-__all__ = ["LineSim", "SimServer", "create_sim_app", "run_sim", "serve_in_thread", "sign_body",
-           "templates_dir"]
+# The LIFF login channel the simulator issues ID tokens for unless told otherwise.
+DEFAULT_LOGIN_CHANNEL_ID = "1234567890"

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from werkzeug.serving import make_server, run_simple
 
-from . import api, control, phone
+from . import DEFAULT_LOGIN_CHANNEL_ID, api, control, phone
 from .core import LineSim, SimConfig
 from .signing import line_user_id
 from .state import SimState
@@ -20,7 +20,7 @@ from .state import SimState
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-DEFAULT_LOGIN_CHANNEL_ID = "1234567890"
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 _API_PREFIXES = ("/v2/", "/oauth2/")
@@ -121,7 +121,7 @@ class SimServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import click
 
-from .app import DEFAULT_LOGIN_CHANNEL_ID, run_sim
+from . import DEFAULT_LOGIN_CHANNEL_ID
+
 
 @click.command("line-sim")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -24,6 +25,7 @@ from .app import DEFAULT_LOGIN_CHANNEL_ID, run_sim
 @click.option("--rate-limit", type=float, default=None, help="Requests per second per endpoint")
 def line_sim_command(host, port, webhook_url, channel_secret, access_token, login_channel_id, rate_limit):
     """Local LINE stand-in: Messaging API + phone-like chat pages at /phone/."""
+    from .app import run_sim
     click.echo(f"LINE simulator: http://{host}:{port}/phone/  (API base: http://{host}:{port})")
     if not webhook_url:
         click.echo("No webhook URL: user actions are not sent anywhere (set --webhook-url).")

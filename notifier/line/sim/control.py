@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .core import LineSim, SimUserError
 from .api import sim
+from .core import LineSim, SimUserError
 from .state import FAULT_DEFAULTS
 from .validation import USER_ID_RE
 

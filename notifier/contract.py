@@ -1,11 +1,15 @@
-"""The data contract of ../shared/data-contract.md as data: files, columns, kinds and codes.
+"""The service's shared vocabulary: the data contract (files, columns, kinds, codes) and every
+code list the stages agree on (relations, grades, handbook grades, care levels, sensitivity classes,
+consent scopes and channels, roles).
 
 Every other part of the service names source fields by the English ``field`` names below, so this
-module is the one place where the city's Japanese column headers meet the code.
+module is the one place where the city's Japanese column headers meet the code. It imports nothing
+from the service: every layer may import it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,63 @@ class Source:
         raise KeyError(field)
 
 
+# 続柄, relative to the 世帯主 (data-contract.md).
 RELATIONS = ("世帯主", "妻", "夫", "子", "父", "母", "祖父", "祖母", "孫", "兄", "姉", "弟", "妹",
              "子の妻", "子の夫", "同居人", "縁故者", "その他")
-CARE_LEVELS = ("要支援1", "要支援2", "要介護1", "要介護2", "要介護3", "要介護4", "要介護5")
+# The registry also writes children by birth order (長男, 二女, 十一男) or as adopted (養子, 養女):
+# all of them read as 子.
+CHILD_RELATION_RE = r"(?:長|次|十?[二三四五六七八九]|十[一二三四五六七八九]?)[男女]|養子|養女"
+SPOUSE_RELATIONS = ("妻", "夫")
+HEAD_RELATION = "世帯主"
+
+
+def fold_relation(relation: str | None) -> str | None:
+    """続柄 as written → the contract's relation (長男/二女/養子 … → 子); None stays None."""
+    import re
+    if relation is None:
+        return None
+    return "子" if re.fullmatch(CHILD_RELATION_RE, relation) else relation
+
+
+# 学年: 小1 … 中3 are stored as 1 … 9.
 GRADES = ("小1", "小2", "小3", "小4", "小5", "小6", "中1", "中2", "中3")
+GRADE_LABELS = {i: g for i, g in enumerate(GRADES, start=1)}
+ELEMENTARY_GRADES = range(1, 7)
+JUNIOR_HIGH_GRADES = range(7, 10)
+
+# 要介護状態区分 in order of need; CARE_RANK 要支援1 = 1 … 要介護5 = 7 (0 = no certification).
+CARE_LEVELS = ("要支援1", "要支援2", "要介護1", "要介護2", "要介護3", "要介護4", "要介護5")
+CARE_RANK = {level: i + 1 for i, level in enumerate(CARE_LEVELS)}
+
+# 障害者手帳: kinds, and the grades each kind uses (身体 and 精神 stored as "1級" even when written "1").
+HANDBOOK_KINDS = ("身体", "精神", "療育")
+HANDBOOK_GRADES = ("1級", "2級", "3級", "4級", "5級", "6級", "A", "A1", "A2", "B", "B1", "B2")
+HANDBOOK_GRADE_PATTERNS = {"身体": r"([1-6])級?", "精神": r"([1-3])級?", "療育": r"A|B|A1|A2|B1|B2"}
+HANDBOOK_GRADES_BY_KIND = {"身体": HANDBOOK_GRADES[:6], "精神": HANDBOOK_GRADES[:3], "療育": HANDBOOK_GRADES[6:]}
+
+# 性別 as written → 1 male / 2 female.
+SEX_CODES = {"1": 1, "男": 1, "男性": 1, "2": 2, "女": 2, "女性": 2}
+
+DISABILITY_SERVICE_KINDS = ("居宅介護", "重度訪問介護", "生活介護", "移動支援", "児童発達支援",
+                            "放課後等デイサービス", "短期入所", "自立支援医療")
+CHECKUP_KINDS = ("4か月児", "1歳6か月児", "3歳児")
+
+# Data sensitivity classes (rules.md "What a match does"), in display order.
+SENSITIVITY_CLASSES = ("tax", "welfare", "disability", "care", "education", "child-welfare")
+SENSITIVITY_LABELS = {"tax": "税", "welfare": "福祉", "disability": "障害", "care": "介護",
+                      "education": "教育", "child-welfare": "児童福祉"}
+
+# Consent (mission.md): scopes, and the channels a statement can arrive through.
+CONSENT_SCOPES = ("notify", "tax")
+CONSENT_ACTIONS = ("grant", "withdraw")
+CONSENT_CHANNELS = ("LINE", "LIFF", "窓口", "CSW", "職員")
+# Channels on which staff may record a *grant*: only what the resident said to them in person.
+STAFF_GRANT_CHANNELS = ("窓口", "CSW")
+
+# Staff roles (design.md "Staff web app").
+ROLES = ("admin", "rule_author", "rule_approver", "coordinator", "caseworker", "auditor")
+ROLE_LABELS = {"admin": "管理者", "rule_author": "ルール作成者", "rule_approver": "ルール承認者",
+               "coordinator": "コーディネーター", "caseworker": "支援機関担当者", "auditor": "監査担当者"}
 
 C = Column
 SOURCES: dict[str, Source] = {s.name: s for s in (
@@ -72,7 +129,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     ), sensitivity=("tax",)),
     Source("shogai_techo", "障害者手帳", (
         C("宛名番号", "atena_no", "id", True),
-        C("手帳種別", "handbook_kind", "code", True, ("身体", "精神", "療育")),
+        C("手帳種別", "handbook_kind", "code", True, HANDBOOK_KINDS),
         C("等級", "grade", "handbook_grade", True),
         C("交付日", "issued_on", "date", True),
         C("有効期限", "valid_until", "date"),
@@ -80,9 +137,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     ), sensitivity=("disability",)),
     Source("shogai_service", "障害福祉サービス", (
         C("宛名番号", "atena_no", "id", True),
-        C("サービス種類", "service_kind", "code", True, (
-            "居宅介護", "重度訪問介護", "生活介護", "移動支援", "児童発達支援", "放課後等デイサービス",
-            "短期入所", "自立支援医療")),
+        C("サービス種類", "service_kind", "code", True, DISABILITY_SERVICE_KINDS),
         C("支給決定開始日", "start_on", "date", True),
         C("支給決定終了日", "end_on", "date"),
     ), sensitivity=("disability",)),
@@ -153,7 +208,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
     )),
     Source("boshi_kenshin", "乳幼児健診", (
         C("宛名番号", "atena_no", "id", True),
-        C("健診種別", "checkup_kind", "code", True, ("4か月児", "1歳6か月児", "3歳児")),
+        C("健診種別", "checkup_kind", "code", True, CHECKUP_KINDS),
         C("対象年月", "target_month", "month", True),
         C("受診日", "attended_on", "date"),
     )),
@@ -171,6 +226,17 @@ SOURCES: dict[str, Source] = {s.name: s for s in (
         C("申請日時", "applied_at", "datetime", True),
     )),
 )}
+
+# consent.csv (data-contract.md): consents taken at counters or by CSWs, for `notifier consent import`.
+# Not a source snapshot: each row becomes consent history.
+CONSENT_FILE = Source("consent", "窓口・CSWで受け付けた同意", (
+    C("宛名番号", "atena_no", "id", True),
+    C("種別", "kind", "code", True, ("同意", "撤回")),
+    C("同意範囲", "scope", "code", True, ("notify", "notify;tax")),
+    C("取得日時", "granted_at", "datetime", True),
+    C("チャネル", "channel", "code", True, STAFF_GRANT_CHANNELS),
+    C("職員ID", "staff_id", "text", True),
+))
 del C
 
 # Kinds and how they are stored:
