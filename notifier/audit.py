@@ -1,7 +1,16 @@
-"""The one function that writes the audit trail, and the Japanese labels of its actions."""
+"""The one function that writes the audit trail (操作履歴), who an action is recorded as, and the
+Japanese labels of the actions.
+
+A service that changes state calls `record(session, …)` in the same session as the change, so the
+audit row commits or rolls back with it. The caller says who acted: the web layer passes the signed-in
+user with the request's address (`web.current_actor()`), commands pass `Actor.operator()`, jobs a label
+such as "system" or "line". Nothing here reads Flask's request state.
+"""
 from __future__ import annotations
 
-from flask import has_request_context, request
+import getpass
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from notifier.models.audit import AuditEvent
@@ -27,25 +36,54 @@ ACTIONS = {
 }
 
 
-def record(session: Session, action: str, *, actor=None, target_type: str | None = None,
+@dataclass(frozen=True)
+class Actor:
+    """Who an audited action is recorded as: a staff user (id and username) or a label
+    ("system", "line", "cli:<operator>", "demo"), and the client address for web requests."""
+
+    label: str
+    id: int | None = None
+    ip: str | None = None
+
+    @classmethod
+    def staff(cls, user, ip: str | None = None) -> Actor:
+        return cls(label=user.username, id=user.id, ip=ip)
+
+    @classmethod
+    def operator(cls) -> Actor:
+        """The person running a command: recorded as `cli:<their login name>`."""
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry (some containers)
+            name = "unknown"
+        return cls(label=f"cli:{name}")
+
+
+def as_actor(actor) -> Actor:
+    """An Actor from an Actor, a StaffUser or a label."""
+    if isinstance(actor, Actor):
+        return actor
+    if isinstance(actor, str):
+        return Actor(label=actor)
+    if actor is None:
+        raise ValueError("an audited action needs an actor")
+    return Actor.staff(actor)
+
+
+def actor_label(actor) -> str:
+    return as_actor(actor).label
+
+
+def record(session: Session, action: str, *, actor, target_type: str | None = None,
            target_id: str | int | None = None, detail: dict | None = None) -> AuditEvent:
     """Add one audit row to `session` (the caller's transaction commits it with the change itself).
 
-    `actor` is a StaffUser, a label such as "system" or "line", or None for the signed-in user.
+    `actor` is an Actor, a StaffUser, or a label such as "system" or "line".
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    if actor is None and has_request_context():
-        from flask import g
-        actor = g.get("user")
-    if actor is None:
-        actor_id, actor_label = None, "system"
-    elif isinstance(actor, str):
-        actor_id, actor_label = None, actor
-    else:
-        actor_id, actor_label = actor.id, actor.username
-    ip = request.remote_addr if has_request_context() else None
-    row = AuditEvent(actor_id=actor_id, actor=actor_label, action=action, target_type=target_type,
-                     target_id=None if target_id is None else str(target_id), detail=detail, ip=ip)
+    who = as_actor(actor)
+    row = AuditEvent(actor_id=who.id, actor=who.label[:64], action=action, target_type=target_type,
+                     target_id=None if target_id is None else str(target_id), detail=detail, ip=who.ip)
     session.add(row)
     return row

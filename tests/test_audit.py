@@ -13,18 +13,27 @@ from tests.factories import create_staff, sign_in
 
 def test_it_records_a_view_of_a_record(app, db_session):
     user = create_staff(db_session, "tanaka", ["coordinator"])
-    with app.test_request_context("/households/123"):
-        from flask import g
-        g.user = user
-        audit.record(db_session, "view_household", target_type="household", target_id="0001234")
-        db_session.commit()
+    audit.record(db_session, "view_household", actor=audit.Actor.staff(user, "192.0.2.7"), target_type="household",
+                 target_id="0001234")
+    db_session.commit()
     row = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "view_household")).one()
-    assert (row.actor, row.actor_id, row.target_type, row.target_id) == ("tanaka", user.id, "household", "0001234")
+    assert (row.actor, row.actor_id, row.target_type, row.target_id, row.ip) == \
+        ("tanaka", user.id, "household", "0001234", "192.0.2.7")
+
+
+def test_it_refuses_an_action_without_an_actor(db_session):
+    with pytest.raises(TypeError):
+        audit.record(db_session, "export")  # noqa - the actor is a required keyword
+
+
+def test_a_command_is_recorded_as_its_operator(db_session):
+    row = audit.record(db_session, "export", actor=audit.Actor.operator())
+    assert row.actor.startswith("cli:") and len(row.actor) > len("cli:")
 
 
 def test_it_refuses_unknown_actions(db_session):
     with pytest.raises(ValueError):
-        audit.record(db_session, "made_up")
+        audit.record(db_session, "made_up", actor="system")
 
 
 def test_the_orm_refuses_to_change_or_delete_audit_rows(db_session):

@@ -54,50 +54,53 @@ def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
 
 
 def check_password(session: Session, username: str, password: str, *, max_failures: int,
-                   lock_minutes: int) -> StaffUser | None:
+                   lock_minutes: int, ip: str | None = None) -> StaffUser | None:
     """First factor. Counts failures, locks the account after `max_failures`; audits every try."""
     user = dao_get_user_by_username(session, username)
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if user is None or not user.active:
-        audit.record(session, "sign_in_failed", actor="anonymous", detail={"reason": "unknown_user"})
+        audit.record(session, "sign_in_failed", actor=audit.Actor("anonymous", ip=ip),
+                     detail={"reason": "unknown_user"})
         return None
     if is_locked(user):
-        audit.record(session, "sign_in_failed", actor=user, target_type="staff_user",
+        audit.record(session, "sign_in_failed", actor=audit.Actor.staff(user, ip), target_type="staff_user",
                      target_id=user.id, detail={"reason": "locked"})
         return None
     if not ok:
-        register_failure(session, user, "password", max_failures=max_failures, lock_minutes=lock_minutes)
+        register_failure(session, user, "password", max_failures=max_failures, lock_minutes=lock_minutes, ip=ip)
         return None
     return user
 
 
 def register_failure(session: Session, user: StaffUser, factor: str, *, max_failures: int,
-                     lock_minutes: int) -> None:
+                     lock_minutes: int, ip: str | None = None) -> None:
+    actor = audit.Actor.staff(user, ip)
     user.failed_logins = (user.failed_logins or 0) + 1
-    audit.record(session, "sign_in_failed", actor=user, target_type="staff_user", target_id=user.id,
+    audit.record(session, "sign_in_failed", actor=actor, target_type="staff_user", target_id=user.id,
                  detail={"reason": factor, "failures": user.failed_logins})
     if user.failed_logins >= max_failures:
         user.locked_until = clock.now() + timedelta(minutes=lock_minutes)
         user.failed_logins = 0
-        audit.record(session, "account_locked", actor=user, target_type="staff_user",
+        audit.record(session, "account_locked", actor=actor, target_type="staff_user",
                      target_id=user.id, detail={"minutes": lock_minutes})
 
 
 def check_totp(session: Session, user: StaffUser, code: str, *, secret: str | None = None,
-               max_failures: int, lock_minutes: int) -> bool:
+               max_failures: int, lock_minutes: int, ip: str | None = None) -> bool:
     """Second factor against the enrolled secret (or `secret` while enrolling)."""
     if is_locked(user):
         return False
     step = totp.verify(secret or user.totp_secret or "", code, user.totp_last_step)
     if step is None:
-        register_failure(session, user, "totp", max_failures=max_failures, lock_minutes=lock_minutes)
+        register_failure(session, user, "totp", max_failures=max_failures, lock_minutes=lock_minutes, ip=ip)
         return False
     user.totp_last_step = step
     if secret is not None:
         user.totp_secret = secret
         user.totp_enrolled_at = clock.now()
-        audit.record(session, "totp_enrolled", actor=user, target_type="staff_user", target_id=user.id)
+        audit.record(session, "totp_enrolled", actor=audit.Actor.staff(user, ip), target_type="staff_user",
+                     target_id=user.id)
     user.failed_logins = 0
     user.last_login_at = clock.now()
-    audit.record(session, "sign_in", actor=user, target_type="staff_user", target_id=user.id)
+    audit.record(session, "sign_in", actor=audit.Actor.staff(user, ip), target_type="staff_user", target_id=user.id)
     return True

@@ -25,7 +25,7 @@ def consent_import(file: Path, as_json: bool) -> None:
     try:
         with db.transaction() as s:
             result = import_consents(s, file)
-            audit.record(s, "consent_change", actor="cli", target_type="consent_import", target_id=file.name,
+            audit.record(s, "consent_change", actor=audit.Actor.operator(), target_type="consent_import", target_id=file.name,
                          detail={"events": result.events_added, "skipped": result.skipped_already_imported})
     except ConsentImportError as exc:
         emit({"file": file.name, "status": "rejected", "problems": exc.problems}, as_json,

@@ -21,12 +21,12 @@ def rules_group() -> None:
 @json_option
 @with_app
 def rules_load(directory: Path, activate: bool, as_json: bool) -> None:
-    from notifier import db
+    from notifier import audit, db
     from notifier.eligibility.dao import load_directory
     from notifier.eligibility.rules import RuleError
     try:
         with db.transaction() as s:
-            outcomes = load_directory(s, directory, actor="cli", activate=activate)
+            outcomes = load_directory(s, directory, actor=audit.Actor.operator(), activate=activate)
     except RuleError as exc:
         raise CommandError("; ".join(exc.errors)) from exc
     emit({"rules": [o.__dict__ for o in outcomes]}, as_json,
@@ -44,7 +44,7 @@ def eligibility_group() -> None:
 @json_option
 @with_app
 def eligibility_run(as_of, as_json: bool) -> None:
-    from notifier import db
+    from notifier import audit, db
     from notifier.eligibility.dao import active_rules, store_run
     from notifier.eligibility.engine import evaluate
     from notifier.eligibility.pipeline import build_inputs
@@ -56,7 +56,7 @@ def eligibility_run(as_of, as_json: bool) -> None:
     _sources, _links, table, consents = build_inputs(db.engine(), day)
     result = evaluate([rule for _v, rule in pairs], table, consents)
     versions = {rule.id: v.id for v, rule in pairs}
-    run_id = store_run(db.engine(), day, table.n, result, versions, actor="cli")
+    run_id = store_run(db.engine(), day, table.n, result, versions, actor=audit.Actor.operator())
     counts = result.counts
     payload = {"run_id": run_id, "as_of": day.isoformat(), "households": table.n,
                "rules": {rid: {"matches": int(r["matches"]), "matches_with_notify": int(r["matches_with_notify"]),
@@ -96,7 +96,7 @@ def eligibility_export(out: Path, as_json: bool) -> None:
             w.writerow(["rule_id", "rule_version", "世帯番号", "reasons"])
             for rule_id, version, setai_no, reasons in rows:
                 w.writerow([rule_id, version, setai_no, " / ".join(reason_text(r) for r in json.loads(reasons))])
-        audit.record(s, "export", actor="cli", target_type="eligibility_export", target_id=out.name,
+        audit.record(s, "export", actor=audit.Actor.operator(), target_type="eligibility_export", target_id=out.name,
                      detail={"run_id": run.id, "rows": len(rows)})
     emit({"out": str(out), "rows": len(rows), "run_id": run.id}, as_json,
          [f"{out} に {len(rows):,} 件を書き出しました（{run.as_of} 時点の判定）。"])

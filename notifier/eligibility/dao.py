@@ -50,7 +50,7 @@ def add_version(session: Session, rule: Rule, *, actor, note: str | None = None)
     # An older pending draft is replaced by this one (it can no longer be approved).
     session.execute(update(RuleVersion).where(RuleVersion.rule_id == rule.id, RuleVersion.status == "pending")
                     .values(status="withdrawn", decided_at=clock.now()))
-    label = actor if isinstance(actor, str) else actor.username
+    label = audit.actor_label(actor)
     row = RuleVersion(rule_id=rule.id, version=(latest.version + 1) if latest else 1, name=rule.name,
                       definition=rule.canonical_json(), content_hash=rule.content_hash, status="pending",
                       created_by=label, note=note)
@@ -69,7 +69,7 @@ def approve(session: Session, version: RuleVersion, *, actor, system: bool = Fal
     """
     if version.status != "pending":
         raise RuleApprovalError("承認待ちの版ではありません。")
-    label = actor if isinstance(actor, str) else actor.username
+    label = audit.actor_label(actor)
     if not system and version.created_by == label:
         raise RuleApprovalError("自分が作成した版は承認できません。別の承認者に依頼してください。")
     session.execute(update(RuleVersion).where(RuleVersion.rule_id == version.rule_id,
@@ -86,13 +86,13 @@ def reject(session: Session, version: RuleVersion, *, actor, note: str | None = 
     if version.status != "pending":
         raise RuleApprovalError("承認待ちの版ではありません。")
     version.status = "rejected"
-    version.decided_by = actor.username
+    version.decided_by = audit.actor_label(actor)
     version.decided_at = clock.now()
     audit.record(session, "rule_approve", actor=actor, target_type="rule",
                  target_id=f"{version.rule_id}@v{version.version}", detail={"rejected": True, "note": note})
 
 
-def load_directory(session: Session, directory: Path, *, actor: str, activate: bool) -> list[LoadOutcome]:
+def load_directory(session: Session, directory: Path, *, actor, activate: bool) -> list[LoadOutcome]:
     outcomes = []
     for rule in load_rules(directory):
         row, new = add_version(session, rule, actor=actor)
@@ -109,7 +109,7 @@ def active_rules(session: Session) -> list[tuple[RuleVersion, Rule]]:
 
 
 def store_run(engine: Engine, as_of: date, households: int, result, versions: dict[str, int],
-              actor: str) -> int:
+              actor) -> int:
     """Write the run and all its matches in one transaction (bulk insert)."""
     counts = result.counts.drop(columns=["sensitivity"], errors="ignore").reset_index()
     summary = {r["rule_id"]: {k: (int(v) if isinstance(v, (int, bool)) or hasattr(v, "item") else v)
@@ -117,7 +117,7 @@ def store_run(engine: Engine, as_of: date, households: int, result, versions: di
     with engine.begin() as conn:
         run_id = conn.execute(insert(EligibilityRun).values(
             as_of=as_of, households=households, summary=json.loads(json.dumps(summary, default=str)),
-            actor=actor, started_at=clock.now(), finished_at=clock.now()).returning(EligibilityRun.id)).scalar_one()
+            actor=audit.actor_label(actor), started_at=clock.now(), finished_at=clock.now()).returning(EligibilityRun.id)).scalar_one()
         m = result.matches
         if len(m):
             rows = pd.DataFrame({"run_id": run_id, "rule_id": m["rule_id"],

@@ -39,9 +39,9 @@ def data_import(directory: Path, mapping_file: Path | None, as_json: bool) -> No
     except MappingError as exc:
         raise CommandError(str(exc)) from exc
     with progress(as_json, unit="file") as update:
-        summary = import_directory(db.engine(), directory, mapping, actor="cli", progress=update)
+        summary = import_directory(db.engine(), directory, mapping, actor=audit.Actor.operator(), progress=update)
     with db.transaction() as s:
-        audit.record(s, "import", actor="cli", target_type="import_batch", target_id=summary.batch,
+        audit.record(s, "import", actor=audit.Actor.operator(), target_type="import_batch", target_id=summary.batch,
                      detail={"files": len(summary.files), "failed": summary.failed})
     lines = []
     for f in summary.files:

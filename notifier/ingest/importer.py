@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
-from notifier import clock
+from notifier import audit, clock
 from notifier.contract import SOURCES
 from notifier.ingest import store
 from notifier.ingest.decode import StructuralError, read_export
@@ -81,7 +81,7 @@ def discover(directory: Path, mapping: Mapping) -> tuple[dict[str, Path], list[s
     return found, unknown
 
 
-def import_directory(engine: Engine, directory: Path, mapping: Mapping, *, actor: str = "system",
+def import_directory(engine: Engine, directory: Path, mapping: Mapping, *, actor="system",
                      progress: Callable[[str, int, int], None] | None = None,
                      keep_frames: bool = False) -> ImportSummary:
     directory = Path(directory)
@@ -101,12 +101,12 @@ def import_directory(engine: Engine, directory: Path, mapping: Mapping, *, actor
 
 
 def import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, *, batch: str,
-                actor: str) -> FileResult:
+                actor) -> FileResult:
     return _import_file(engine, source_name, path, mapping, batch=batch, actor=actor)[0]
 
 
 def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping, *, batch: str,
-                 actor: str):
+                 actor):
     source = SOURCES[source_name]
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
@@ -133,7 +133,7 @@ def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping,
             batch=batch, source=source_name, file=path.name, sha256=digest, encoding=encoding,
             status="stored", rows_read=parsed.rows_read, rows_stored=len(parsed.frame),
             rows_quarantined=parsed.rows_quarantined, duplicates_dropped=parsed.duplicates_dropped,
-            ignored_columns=list(parsed.ignored_columns), actor=actor, started_at=clock.now(),
+            ignored_columns=list(parsed.ignored_columns), actor=audit.actor_label(actor), started_at=clock.now(),
             finished_at=clock.now()).returning(ImportRun.id)).scalar_one()
         result.rows_stored = store.replace_rows(conn, source, store.storable_frame(source, parsed.frame, run_id))
         if len(parsed.quarantine):
@@ -148,8 +148,8 @@ def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping,
     return result, parsed.frame
 
 
-def _record_rejection(engine: Engine, result: FileResult, *, batch: str, digest: str, actor: str) -> None:
+def _record_rejection(engine: Engine, result: FileResult, *, batch: str, digest: str, actor) -> None:
     with engine.begin() as conn:
         conn.execute(insert(ImportRun).values(
             batch=batch, source=result.source, file=result.file, sha256=digest, encoding=result.encoding,
-            status="rejected", error=result.error, actor=actor, started_at=clock.now(), finished_at=clock.now()))
+            status="rejected", error=result.error, actor=audit.actor_label(actor), started_at=clock.now(), finished_at=clock.now()))

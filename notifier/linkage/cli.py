@@ -50,6 +50,6 @@ def link_export(out: Path, as_json: bool) -> None:
                 w.writerow([pupil_id, atena_no if status == "linked" else "",
                             method if status == "linked" else status,
                             "" if score is None else f"{score:.1f}"])
-        audit.record(s, "export", actor="cli", target_type="link_export", target_id=out.name,
+        audit.record(s, "export", actor=audit.Actor.operator(), target_type="link_export", target_id=out.name,
                      detail={"rows": len(rows)})
     emit({"out": str(out), "rows": len(rows)}, as_json, [f"{out} に {len(rows):,} 行を書き出しました。"])

@@ -24,6 +24,14 @@ def public(view):
     return view
 
 
+def current_actor() -> audit.Actor:
+    """Who a request acts as, for the audit trail: the signed-in user and the client address."""
+    user = g.get("user")
+    if user is None:
+        return audit.Actor(label="anonymous", ip=request.remote_addr)
+    return audit.Actor.staff(user, request.remote_addr)
+
+
 def require_roles(*roles: str):
     """Allow the listed roles (admin always passes); others get 403 and an audit row."""
     def decorator(view):
@@ -31,7 +39,7 @@ def require_roles(*roles: str):
         def wrapped(*args, **kwargs):
             user = g.get("user")
             if user is None or not user.has_role(*roles):
-                audit.record(db.session(), "access_denied", detail={"path": request.path})
+                audit.record(db.session(), "access_denied", actor=current_actor(), detail={"path": request.path})
                 db.session().commit()
                 abort(403)
             return view(*args, **kwargs)

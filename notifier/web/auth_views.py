@@ -9,7 +9,7 @@ from sqlalchemy import select
 from notifier import audit, db
 from notifier.auth import service, totp
 from notifier.models import StaffUser
-from notifier.web import public
+from notifier.web import current_actor, public
 
 bp = Blueprint("auth", __name__)
 
@@ -41,7 +41,7 @@ def login():
     if request.method == "POST":
         s = db.session()
         user = service.check_password(s, request.form.get("username", ""), request.form.get("password", ""),
-                                      **_limits())
+                                      ip=request.remote_addr, **_limits())
         s.commit()
         if user is None:
             error = GENERIC_FAILURE
@@ -60,7 +60,8 @@ def login():
 def _check_code(user: StaffUser, secret: str | None):
     """POST of a second-factor form: a redirect when signed in or locked out, else None (wrong code)."""
     s = db.session()
-    ok = service.check_totp(s, user, request.form.get("code", ""), secret=secret, **_limits())
+    ok = service.check_totp(s, user, request.form.get("code", ""), secret=secret, ip=request.remote_addr,
+                            **_limits())
     s.commit()
     if ok:
         return _finish(user)
@@ -118,7 +119,7 @@ def _finish(user: StaffUser):
 @bp.route("/logout", methods=["POST"])
 def logout():
     s = db.session()
-    audit.record(s, "sign_out")
+    audit.record(s, "sign_out", actor=current_actor())
     s.commit()
     session.clear()
     flash("サインアウトしました。", "info")

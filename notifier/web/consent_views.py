@@ -16,7 +16,7 @@ from notifier.consent import service as consent
 from notifier.line import accounts
 from notifier.models import ConsentEvent, ConsentText, LineAccount
 from notifier.models.sources import SOURCE_TABLES
-from notifier.web import require_roles
+from notifier.web import current_actor, require_roles
 
 bp = Blueprint("consents", __name__, url_prefix="/consents")
 
@@ -107,7 +107,7 @@ def _render(setai_no: str | None, *, number: str = "", kind: str = "atena", sear
     members = []
     if setai_no:
         members = household_view(s, setai_no)
-        audit.record(s, "view_household", target_type="household", target_id=setai_no,
+        audit.record(s, "view_household", actor=current_actor(), target_type="household", target_id=setai_no,
                      detail={"via": via or "世帯番号"})
         s.commit()
     form = form or {}
@@ -218,7 +218,7 @@ def record():
     if errors:
         s.rollback()
         return _render(setai_no, form=form, errors=errors, status=400)
-    audit.record(s, "consent_change", target_type="resident", target_id=form["atena_no"],
+    audit.record(s, "consent_change", actor=current_actor(), target_type="resident", target_id=form["atena_no"],
                  detail={"setai_no": setai_no, "action": form["action"],
                          "scopes": [r.scope for r in rows], "channel": form["channel"],
                          "events": [r.id for r in rows]})
@@ -248,12 +248,12 @@ def unlink():
                                                "consent": request.form.get("consent", "keep")},
                        unlink_errors={account.id: error}, status=400)
     atena = account.atena_no
-    accounts.unlink(s, account, actor=g.user, reason=reason)
+    accounts.unlink(s, account, actor=current_actor(), reason=reason)
     if withdraw:
         rows = consent.record(s, atena, withdraw=["notify"], channel="職員", staff_id=g.user.username,
                               reference=f"LINE連携解除 {account.id}")
         if rows:
-            audit.record(s, "consent_change", target_type="resident", target_id=atena,
+            audit.record(s, "consent_change", actor=current_actor(), target_type="resident", target_id=atena,
                          detail={"setai_no": setai_no, "action": "withdraw", "scopes": [r.scope for r in rows],
                                  "channel": "職員", "events": [r.id for r in rows], "cause": "unlink"})
     s.commit()

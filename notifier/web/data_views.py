@@ -8,7 +8,7 @@ from notifier import audit, db
 from notifier.contract import SOURCES
 from notifier.models import ImportRun, LinkCandidate, LinkDecision, PupilLink, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
-from notifier.web import require_roles
+from notifier.web import current_actor, require_roles
 
 bp = Blueprint("data", __name__)
 
@@ -28,7 +28,7 @@ def import_detail(run_id: int):
     run = s.get(ImportRun, run_id) or abort(404)
     rows = s.scalars(select(QuarantineRow).where(QuarantineRow.import_id == run_id)
                      .order_by(QuarantineRow.line, QuarantineRow.id).limit(1000)).all()
-    audit.record(s, "view_person", target_type="quarantine", target_id=run_id, detail={"rows": len(rows)})
+    audit.record(s, "view_person", actor=current_actor(), target_type="quarantine", target_id=run_id, detail={"rows": len(rows)})
     s.commit()
     return render_template("data/import_detail.html", run=run, rows=rows, sources=SOURCES)
 
@@ -79,7 +79,7 @@ def review_item(pupil_id: str):
             s.query(LinkCandidate).filter_by(pupil_id=pupil_id, atena_no=atena_no).delete()
             if not [c for c in candidates if c.atena_no != atena_no]:
                 link.status, link.method = "unlinked", "manual"
-        audit.record(s, "link_decision", target_type="pupil", target_id=pupil_id,
+        audit.record(s, "link_decision", actor=current_actor(), target_type="pupil", target_id=pupil_id,
                      detail={"decision": decision, "atena_no": atena_no})
         s.commit()
         flash({"confirm": "照合を確定しました。", "reject": "この候補を除外しました。",
@@ -88,7 +88,7 @@ def review_item(pupil_id: str):
             return redirect(url_for("data.review_item", pupil_id=pupil_id))
         return redirect(url_for("data.review_queue"))
     people = {c.atena_no: _person(s, c.atena_no) for c in candidates}
-    audit.record(s, "view_person", target_type="pupil", target_id=pupil_id,
+    audit.record(s, "view_person", actor=current_actor(), target_type="pupil", target_id=pupil_id,
                  detail={"candidates": [c.atena_no for c in candidates]})
     s.commit()
     return render_template("data/review_item.html", link=link, pupil=pupil, candidates=candidates, people=people)

@@ -58,7 +58,7 @@ from notifier.eligibility.rules import (
     rule_from_json,
 )
 from notifier.models import ConsentEvent, ImportRun, LinkDecision, PupilLink, RuleVersion
-from notifier.web import require_roles
+from notifier.web import current_actor, require_roles
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
@@ -826,7 +826,7 @@ def _handle_editor_post(draft: Draft, *, is_new: bool):
     if action == "preview":
         return _editor(draft, is_new=is_new, reach_result=reach(rule, as_of, active), as_of=as_of,
                        date_error=date_error)
-    row, created = add_version(s, rule, actor=g.user, note=draft.note or None)
+    row, created = add_version(s, rule, actor=current_actor(), note=draft.note or None)
     s.commit()
     if not created:
         return _editor(draft, is_new=is_new, as_of=as_of,
@@ -903,7 +903,7 @@ def _decide(version_id: int, decide) -> Any:
 def approve_version(version_id: int):
     def decide(s, row):
         previous = dao_active_version(s, row.rule_id)
-        approve(s, row, actor=g.user)
+        approve(s, row, actor=current_actor())
         tail = f"第{previous.version}版は過去の版になりました。" if previous else ""
         return f"{row.name} 第{row.version}版を承認し、有効にしました。{tail}"
     return _decide(version_id, decide)
@@ -915,6 +915,6 @@ def reject_version(version_id: int):
     note = (request.form.get("reason") or "").strip()[:NOTE_MAX] or None
 
     def decide(s, row):
-        reject(s, row, actor=g.user, note=note)
+        reject(s, row, actor=current_actor(), note=note)
         return f"{row.name} 第{row.version}版を却下しました。作成者に理由を伝えてください。"
     return _decide(version_id, decide)
