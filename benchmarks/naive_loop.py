@@ -44,7 +44,8 @@ def naive_matches(f: dict[str, pd.DataFrame], links: pd.DataFrame, d: date, tax:
     ts = pd.Timestamp(d)
     fy = d.year if d.month >= 4 else d.year - 1
     jumin = f["juminhyo"]
-    current = jumin[jumin["removed_on"].isna() | (jumin["removed_on"] > ts)]
+    current = jumin[(jumin["resident_since"].isna() | (jumin["resident_since"] <= ts))
+                    & (jumin["removed_on"].isna() | (jumin["removed_on"] > ts))]
     out = {"shugaku_enjo": set(), "hitorioya": set(), "home_helper": set()}
     for setai in current["setai_no"].unique():                       # the naive loop
         members = current[current["setai_no"] == setai]
@@ -59,7 +60,8 @@ def naive_matches(f: dict[str, pd.DataFrame], links: pd.DataFrame, d: date, tax:
         fuyo = f["jido_fuyo_teate"][f["jido_fuyo_teate"]["atena_no"].isin(ids)]
         fuyo = fuyo[(fuyo["certified_on"] <= ts) & (fuyo["lost_on"].isna() | (fuyo["lost_on"] > ts))]
         enjo = f["shugaku_enjo"][f["shugaku_enjo"]["pupil_id"].isin(enrolled)]
-        enjo = enjo[(enjo["fiscal_year"] == fy) & enjo["cancelled_on"].isna()]
+        enjo = enjo[(enjo["fiscal_year"] == fy) & (enjo["certified_on"] <= ts)
+                    & (enjo["cancelled_on"].isna() | (enjo["cancelled_on"] > ts))]
         taxes = f["shiminzei"][f["shiminzei"]["atena_no"].isin(ids) & (f["shiminzei"]["tax_year"] <= fy)]
         latest = taxes.sort_values("tax_year").groupby("atena_no").tail(1)
         income = latest["total_income"].sum()
@@ -67,8 +69,8 @@ def naive_matches(f: dict[str, pd.DataFrame], links: pd.DataFrame, d: date, tax:
         income_ok = tax and (income <= 1_000_000 + 500_000 * len(members) or exempt)
         if enrolled and hogo.empty and enjo.empty and (income_ok or not fuyo.empty):
             out["shugaku_enjo"].add(setai)
-        head = members[members["relation"] == "世帯主"]
-        registry = (not head.empty and bool(jido & set(members[members["relation"] == "子"]["atena_no"]))
+        # also when the 世帯主 moved out and no new head is shown
+        registry = (bool(jido & set(members[members["relation"] == "子"]["atena_no"]))
                     and not members["relation"].isin(["妻", "夫"]).any())
         tax_single = tax and bool(latest["hitorioya_deduction"].fillna(False).any())
         if jido and (registry or tax_single) and fuyo.empty:

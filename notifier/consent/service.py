@@ -4,13 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from notifier import clock
 from notifier.consent.state import person_state
 from notifier.models import ConsentEvent, ConsentText
 from notifier.models.sources import SOURCE_TABLES
+from notifier.residents import current_condition
 
 
 class ConsentError(ValueError):
@@ -45,8 +46,10 @@ def resident_state(session: Session, atena_no: str) -> dict[str, bool]:
 
 def household_of(session: Session, atena_no: str) -> str | None:
     t = SOURCE_TABLES["juminhyo"]
+    # The household they live in today; a former row only for someone no longer current.
+    current = case((current_condition(t, clock.today_jst()), 0), else_=1)
     return session.execute(select(t.c.setai_no).where(t.c.atena_no == atena_no)
-                           .order_by(t.c.removed_on.is_not(None))).scalars().first()
+                           .order_by(current, t.c.id.desc())).scalars().first()
 
 
 def record(session: Session, atena_no: str, *, grant: list[str] = (), withdraw: list[str] = (),

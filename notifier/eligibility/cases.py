@@ -25,7 +25,7 @@ from .params import ParamError, parse_date
 from .rules import Rule
 
 TARGET = "H1"
-MEMBER_KEYS = {"id", "rel", "age", "born", "sex", "setai", "removed", "grade", "school", "linked",
+MEMBER_KEYS = {"id", "rel", "age", "born", "sex", "setai", "removed", "since", "grade", "school", "linked",
                "shugaku_enjo", "tax", "seikatsu_hogo", "jido_fuyo_teate", "jido_teate", "kodomo_iryo",
                "hoiku", "kajiso", "handbook", "care_level", "shogai_service", "kaigo_service",
                "checkup", "attendance", "applied"}
@@ -158,7 +158,8 @@ def case_inputs(case: Case) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.D
         rows["juminhyo"].append({
             "atena_no": no, "setai_no": m["setai"], "name": f"試験 {m['id']}", "name_kana": "シケン",
             "birth_date": _birth(m, a), "sex": {"男": 1, "女": 2}.get(sex, sex), "relation": m["rel"],
-            "address_code": "272190000001", "removed_on": _d(m.get("removed"))})
+            "address_code": "272190000001", "removed_on": _d(m.get("removed")),
+            "resident_since": _d(m.get("since"))})
         if "grade" in m:
             pid = f"P{no}"
             rows["gakureibo"].append({"pupil_id": pid, "name_kana": "シケン", "sex": 1,

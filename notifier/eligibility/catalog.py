@@ -231,7 +231,8 @@ def household_size(table: HouseholdTable, min_size: int, max_size: int) -> Crite
 @criterion("single_parent_registry", "住民票上のひとり親世帯",
            values={"jido_children": "世帯主の子である児童の数"})
 def single_parent_registry(table: HouseholdTable) -> CriterionResult:
-    """The 世帯主 has a 児童 with 続柄 子 in the household and no member is 妻 or 夫."""
+    """A 児童 of the household has 続柄 子 (a child of the registered 世帯主) and no member is 妻 or 夫
+    — also when the 世帯主 has moved out and no new head is shown (children left with a grandparent)."""
     m = _member_col(table, "is_jido") & (table.members["relation_norm"] == "子").to_numpy(
         dtype=bool, na_value=False)
     count = table.count_members(m)

@@ -11,6 +11,7 @@ from notifier.consent.state import household_state, person_state
 from notifier.households import build_household_table
 from notifier.linkage.run import confirmed_links
 from notifier.models import ConsentEvent
+from notifier.residents import current_mask
 
 
 def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> pd.DataFrame:
@@ -19,8 +20,7 @@ def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> 
         rows = conn.execute(select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope,
                                    ConsentEvent.action, ConsentEvent.occurred_at)).all()
     persons = person_state(pd.DataFrame(rows, columns=["id", "atena_no", "scope", "action", "occurred_at"]))
-    current = residents["removed_on"].isna() | (residents["removed_on"] > pd.Timestamp(as_of))
-    return household_state(persons, residents[current]).reset_index()
+    return household_state(persons, residents[current_mask(residents, as_of)]).reset_index()
 
 
 def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None):

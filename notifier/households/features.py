@@ -73,10 +73,10 @@ def household_features(m: pd.DataFrame, index: pd.Index, facts: dict[str, pd.Dat
     out["n_elementary"] = count(pupil & (grade <= 6))
     out["n_junior_high"] = count(pupil & (grade >= 7))
 
-    # ひとり親 signals. Registry: the head has a 児童 with 続柄 子 and nobody is 妻/夫 (続柄 is relative
-    # to the head, so a 子 is the head's child). Tax: a member's latest tax row has ひとり親控除.
-    out["single_parent_registry"] = out["has_head"].to_numpy() & (count(is_jido & is_child_rel) > 0) \
-        & ~out["has_spouse"].to_numpy()
+    # ひとり親 signals. Registry: a 児童 with 続柄 子 (the registered head's child) and nobody is 妻/夫;
+    # also when the head has moved out and the export shows no new head (children left with a
+    # grandparent). Tax: a member's latest tax row has ひとり親控除.
+    out["single_parent_registry"] = (count(is_jido & is_child_rel) > 0) & ~out["has_spouse"].to_numpy()
     out["single_parent_tax"] = count(_bool(m["hitorioya_deduction"])) > 0
 
     # Income: sum of latest-year 合計所得金額 (missing = 0). Tax-exempt: ≥ 1 latest row, all 非課税.

@@ -10,6 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from notifier import residents
 from notifier.contract import CARE_LEVELS, CARE_RANK
 
 from .dates import active, age_on, as_timestamp, fiscal_year, is_jido, month_start, school_age_on, valid_handbook
@@ -37,16 +38,6 @@ def _src(sources: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
     return source_frame(name) if df is None else df
 
 
-def current_residents(juminhyo: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Rows with 消除日 blank or later than as_of; one row per 宛名番号 (the last one wins)."""
-    t = as_timestamp(as_of)
-    keep = juminhyo["removed_on"].isna().to_numpy() | \
-        (juminhyo["removed_on"] > t).to_numpy(dtype=bool, na_value=False)
-    cur = juminhyo.loc[keep]
-    cur = cur.loc[~cur["atena_no"].duplicated(keep="last").to_numpy()]
-    return cur.reset_index(drop=True)
-
-
 def _facts(idx: PersonIndex, hh: np.ndarray, df: pd.DataFrame, mask: np.ndarray | None,
            cols: list[str], key: str = "atena_no") -> pd.DataFrame:
     """Rows of a source (optionally masked) that belong to current residents, with member/hh."""
@@ -71,7 +62,7 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
     """
     fy = fiscal_year(as_of)
     t = as_timestamp(as_of)
-    res = current_residents(_src(sources, "juminhyo"), as_of)
+    res = residents.current_rows(_src(sources, "juminhyo"), as_of)
     hh, households = pd.factorize(res["setai_no"], sort=True)
     households = pd.Index(households, name="setai_no")
     hh = hh.astype(np.int64)
@@ -112,10 +103,11 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
         m[col] = s
     m["is_pupil"] = m["grade"].notna().to_numpy()
 
-    # 就学援助: certified for FY(D) (認定年度 = FY, 取消日 blank), for an enrolled pupil.
+    # 就学援助: certified for FY(D) on D (認定年度 = FY, 認定日 ≤ D, 取消日 blank or later), for an
+    # enrolled pupil.
     se = _src(sources, "shugaku_enjo")
     certified = se.loc[(se["fiscal_year"] == fy).to_numpy(dtype=bool, na_value=False)
-                       & se["cancelled_on"].isna().to_numpy(), "pupil_id"]
+                       & active(se["certified_on"], se["cancelled_on"], as_of), "pupil_id"]
     cert_links = enrolled.loc[enrolled["pupil_id"].isin(certified).to_numpy(), "member"]
     flag = np.zeros(n, dtype=bool)
     flag[cert_links.to_numpy()] = True
@@ -215,4 +207,4 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
     return m, households, facts
 
 
-__all__ = ["build_members", "current_residents", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS"]
+__all__ = ["build_members", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS"]

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 from notifier import audit, clock
 from notifier.models import LineAccount, LinkAttempt
 from notifier.models.sources import SOURCE_TABLES
+from notifier.residents import current_condition
 
 MAX_FAILURES_PER_HOUR = 5
 # Something that could be an application ID once hyphens, spaces and case are ignored.
@@ -58,7 +59,7 @@ def find_applicant(session: Session, application_id: str) -> str | None:
     if atena is None:
         return None
     current = session.execute(select(jumin.c.atena_no).where(
-        jumin.c.atena_no == atena, jumin.c.removed_on.is_(None)).limit(1)).scalar()
+        jumin.c.atena_no == atena, current_condition(jumin, clock.today_jst())).limit(1)).scalar()
     return current
 
 
@@ -115,11 +116,9 @@ def notifiable_accounts(session: Session, as_of) -> pd.DataFrame:
         .where(LineAccount.atena_no.is_not(None), LineAccount.reachable.is_(True))).all(),
         columns=["account_id", "line_user_id", "atena_no"])
     residents = pd.DataFrame(session.execute(
-        select(jumin.c.atena_no, jumin.c.setai_no, jumin.c.removed_on)
-        .where(jumin.c.atena_no.in_(accounts["atena_no"].tolist()))).all(),
-        columns=["atena_no", "setai_no", "removed_on"])
-    removed = pd.to_datetime(residents["removed_on"])
-    residents = residents[removed.isna() | (removed > pd.Timestamp(as_of))]
+        select(jumin.c.atena_no, jumin.c.setai_no)
+        .where(jumin.c.atena_no.in_(accounts["atena_no"].tolist()), current_condition(jumin, as_of))).all(),
+        columns=["atena_no", "setai_no"])
     events = pd.DataFrame(session.execute(
         select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
                ConsentEvent.occurred_at).where(ConsentEvent.atena_no.in_(accounts["atena_no"].tolist()))).all(),

@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from notifier import clock
+from notifier import clock, residents
 from notifier.ingest.load import load_source
 from notifier.linkage.match import RESIDENT_COLUMNS, ROSTER_COLUMNS, LinkResult, link_roster
 from notifier.models import LinkCandidate, LinkDecision, PupilLink
@@ -28,10 +28,10 @@ class LinkCounts:
 
 
 def current_residents(engine: Engine, as_of: date, juminhyo: pd.DataFrame | None = None) -> pd.DataFrame:
-    res = load_source(engine, "juminhyo", [*RESIDENT_COLUMNS, "removed_on"]) if juminhyo is None \
-        else juminhyo[[*RESIDENT_COLUMNS, "removed_on"]]
-    current = res["removed_on"].isna() | (res["removed_on"] > pd.Timestamp(as_of))
-    return res[current].drop(columns="removed_on")
+    """The matcher's resident columns of the current residents on `as_of` (residents.current_mask)."""
+    wanted = [*RESIDENT_COLUMNS, *residents.PERIOD_COLUMNS]
+    res = load_source(engine, "juminhyo", wanted) if juminhyo is None else juminhyo[wanted]
+    return res[residents.current_mask(res, as_of)].drop(columns=residents.PERIOD_COLUMNS)
 
 
 def load_decisions(engine: Engine) -> pd.DataFrame:

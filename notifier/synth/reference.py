@@ -181,7 +181,8 @@ class _Data:
 
     def __init__(self, frames: dict, links: pd.DataFrame):
         self.residents = _rows(frames, "juminhyo", {"atena_no": "str", "setai_no": "str", "birth_date": "date",
-                                                   "relation": "relation", "removed_on": "date"})
+                                                   "relation": "relation", "removed_on": "date",
+                                                   "resident_since": "date"})
         self.by_person: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
         for src, fields in _FIELDS.items():
             for r in _rows(frames, src, fields):
@@ -197,7 +198,8 @@ class _Data:
                 self.home_help_months[a].add(_month(m))
         grades = {r["pupil_id"]: r["grade"] for r in _rows(frames, "gakureibo", {"pupil_id": "str", "grade": "grade"})}
         aid: dict[str, list] = defaultdict(list)
-        for r in _rows(frames, "shugaku_enjo", {"pupil_id": "str", "fiscal_year": "int", "cancelled_on": "date"}):
+        for r in _rows(frames, "shugaku_enjo", {"pupil_id": "str", "fiscal_year": "int", "certified_on": "date",
+                                                   "cancelled_on": "date"}):
             aid[r["pupil_id"]].append(r)
         # person → roster rows linked to them
         self.pupil_rows: dict[str, list[tuple[int | None, list]]] = defaultdict(list)
@@ -212,7 +214,8 @@ class _Data:
 def _households(data: _Data, d: date) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = defaultdict(list)
     for r in data.residents:
-        if r["removed_on"] is None or r["removed_on"] > d:
+        arrived = r["resident_since"] is None or r["resident_since"] <= d
+        if arrived and (r["removed_on"] is None or r["removed_on"] > d):
             out[r["setai_no"]].append(r)
     return out
 
@@ -250,7 +253,8 @@ def household_clauses(data: _Data, members: list[dict], d: date,
     s1 = len(pupils) > 0
     s2 = not any(period_active(r["start_on"], r["end_on"], d)
                  for a in ids for r in data.by_person[a]["seikatsu_hogo"])
-    s3 = not any(r["fiscal_year"] == fy and r["cancelled_on"] is None
+    s3 = not any(r["fiscal_year"] == fy and r["certified_on"] is not None and r["certified_on"] <= d
+                 and (r["cancelled_on"] is None or r["cancelled_on"] > d)
                  for rows in pupils for r in rows)
     latest = [_latest_tax(data, a, d) for a in ids]
     income = sum(t["total_income"] or 0 for t in latest if t is not None)
@@ -262,11 +266,11 @@ def household_clauses(data: _Data, members: list[dict], d: date,
     # --- ひとり親
     births = {m["atena_no"]: m["birth_date"] for m in members}
     h1 = any(b is not None and is_jido(b, d) for b in births.values())
-    head = [m for m in members if m["relation"] == "世帯主"]
     has_spouse = any(m["relation"] in ("妻", "夫") for m in members)
     head_child = any(m["relation"] == "子" and m["birth_date"] is not None and is_jido(m["birth_date"], d)
                      for m in members)
-    registry = len(head) > 0 and head_child and not has_spouse
+    # also when the 世帯主 has moved out and no new head is shown (rules.md hitorioya 2a)
+    registry = head_child and not has_spouse
     deduction = any(t is not None and t["hitorioya_deduction"] for t in latest)
     h3 = not jf
 

@@ -16,6 +16,7 @@ from notifier.consent import service as consent
 from notifier.line import accounts
 from notifier.models import ConsentEvent, ConsentText, LineAccount
 from notifier.models.sources import SOURCE_TABLES
+from notifier.residents import current_condition
 from notifier.web import current_actor, require_roles
 
 bp = Blueprint("consents", __name__, url_prefix="/consents")
@@ -71,7 +72,7 @@ def household_members(session, setai_no: str) -> list[dict]:
     t = SOURCE_TABLES["juminhyo"]
     rows = session.execute(
         select(t.c.atena_no, t.c.name, t.c.name_kana, t.c.birth_date, t.c.relation)
-        .where(t.c.setai_no == setai_no, t.c.removed_on.is_(None))
+        .where(t.c.setai_no == setai_no, current_condition(t, clock.today_jst()))
         .order_by(case((t.c.relation == "世帯主", 0), else_=1), t.c.birth_date, t.c.atena_no)).mappings().all()
     return [dict(r) for r in rows]
 

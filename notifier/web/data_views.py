@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from notifier import audit, db
+from notifier import audit, clock, db
 from notifier.contract import SOURCES
 from notifier.models import ImportRun, LinkCandidate, LinkDecision, PupilLink, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
+from notifier.residents import current_condition
 from notifier.web import current_actor, require_roles
 
 bp = Blueprint("data", __name__)
@@ -39,7 +40,7 @@ def _person(s, atena_no: str) -> dict | None:
     if row is None:
         return None
     household = s.execute(select(t.c.name, t.c.name_kana, t.c.relation, t.c.birth_date)
-                          .where(t.c.setai_no == row["setai_no"], t.c.removed_on.is_(None))
+                          .where(t.c.setai_no == row["setai_no"], current_condition(t, clock.today_jst()))
                           .order_by(t.c.birth_date)).mappings().all()
     return {"row": row, "household": household}
 

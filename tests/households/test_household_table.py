@@ -82,11 +82,14 @@ def test_it_flags_registry_single_parents(build):
         person("022", D(2015, 1, 1), setai_no="H3", relation="孫"),
         person("031", D(1975, 1, 1), setai_no="H4"),
         person("032", D(2005, 1, 1), setai_no="H4", relation="長男"),   # 21: not a 児童
-        person("041", D(2015, 1, 1), setai_no="H5", relation="子"),       # head moved out
-        person("042", D(1985, 1, 1), setai_no="H5", removed_on=D(2026, 1, 1)),
+        person("041", D(2015, 1, 1), setai_no="H5", relation="子"),       # head moved out: the
+        person("042", D(1985, 1, 1), setai_no="H5", removed_on=D(2026, 1, 1)),   # child stays a 子
+        person("051", D(2015, 1, 1), setai_no="H6", relation="子"),       # head moved out, but a
+        person("052", D(1986, 1, 1), setai_no="H6", relation="妻"),       # spouse remains
+        person("053", D(1985, 1, 1), setai_no="H6", removed_on=D(2026, 1, 1)),
     ])
     assert t.households["single_parent_registry"].to_dict() == {
-        "H1": True, "H2": False, "H3": False, "H4": False, "H5": False}
+        "H1": True, "H2": False, "H3": False, "H4": False, "H5": True, "H6": False}
 
 
 def test_it_uses_each_members_latest_tax_year_up_to_the_fiscal_year(build):

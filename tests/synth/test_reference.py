@@ -151,13 +151,18 @@ def test_shugaku_enjo_needs_an_enrolled_pupil_no_welfare_and_no_certificate_this
     f = frames(pupil_household(), gakureibo=roster(("P1", 5)), shiminzei=low, seikatsu_hogo=welfare)
     assert match(f, links([("P1", "3")]), D, "shugaku_enjo")          # period ended on D: inactive
     assert not match(f, links([("P1", "3")]), date(2026, 10, 31), "shugaku_enjo")
-    aid = [{"pupil_id": "P1", "fiscal_year": 2026, "cancelled_on": pd.NaT}]
+    aid = [{"pupil_id": "P1", "fiscal_year": 2026, "certified_on": pd.Timestamp("2026-04-01"),
+            "cancelled_on": pd.NaT}]
     f = frames(pupil_household(), gakureibo=roster(("P1", 5)), shiminzei=low, shugaku_enjo=aid)
     assert not match(f, links([("P1", "3")]), D, "shugaku_enjo")
     assert match(f, links([("P1", "3")]), date(2026, 2, 15), "shugaku_enjo")  # FY2025 not certified
-    aid[0]["cancelled_on"] = pd.Timestamp("2026-06-01")
-    f = frames(pupil_household(), gakureibo=roster(("P1", 5)), shiminzei=low, shugaku_enjo=aid)
-    assert match(f, links([("P1", "3")]), D, "shugaku_enjo")
+    # clause 3 (rules.md): 認定日 ≤ D and 取消日 blank or later than D
+    for certified, cancelled, matches in (("2026-04-01", "2026-10-01", True),   # cancelled before D
+                                          ("2026-04-01", "2026-12-01", False),  # still certified on D
+                                          ("2026-11-02", None, True)):          # certified after D
+        aid[0].update(certified_on=pd.Timestamp(certified), cancelled_on=pd.Timestamp(cancelled or "NaT"))
+        f = frames(pupil_household(), gakureibo=roster(("P1", 5)), shiminzei=low, shugaku_enjo=aid)
+        assert match(f, links([("P1", "3")]), D, "shugaku_enjo") is matches, (certified, cancelled)
 
 
 # ---------------------------------------------------------------- ホームヘルパー
