@@ -11,8 +11,11 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from notifier import clock
 from notifier.models.audit import AuditEvent
 
 ACTIONS = {
@@ -74,16 +77,22 @@ def actor_label(actor) -> str:
     return as_actor(actor).label
 
 
-def record(session: Session, action: str, *, actor, target_type: str | None = None,
-           target_id: str | int | None = None, detail: dict | None = None) -> AuditEvent:
-    """Add one audit row to `session` (the caller's transaction commits it with the change itself).
+def record(session: Session | Connection, action: str, *, actor, target_type: str | None = None,
+           target_id: str | int | None = None, detail: dict | None = None) -> AuditEvent | None:
+    """Add one audit row in the caller's transaction, so it commits (or rolls back) with the change.
 
-    `actor` is an Actor, a StaffUser, or a label such as "system" or "line".
+    `session` is an ORM Session (the row is added to it and returned) or a Core Connection inside a
+    transaction, as bulk writers use (the row is inserted at once). `actor` is an Actor, a StaffUser,
+    or a label such as "system" or "line".
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     who = as_actor(actor)
-    row = AuditEvent(actor_id=who.id, actor=who.label[:64], action=action, target_type=target_type,
-                     target_id=None if target_id is None else str(target_id), detail=detail, ip=who.ip)
+    values = {"actor_id": who.id, "actor": who.label[:64], "action": action, "target_type": target_type,
+              "target_id": None if target_id is None else str(target_id), "detail": detail, "ip": who.ip}
+    if isinstance(session, Connection):
+        session.execute(insert(AuditEvent).values(at=clock.now(), **values))
+        return None
+    row = AuditEvent(**values)
     session.add(row)
     return row

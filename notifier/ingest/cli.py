@@ -40,9 +40,6 @@ def data_import(directory: Path, mapping_file: Path | None, as_json: bool) -> No
         raise CommandError(str(exc)) from exc
     with progress(as_json, unit="file") as update:
         summary = import_directory(db.engine(), directory, mapping, actor=audit.Actor.operator(), progress=update)
-    with db.transaction() as s:
-        audit.record(s, "import", actor=audit.Actor.operator(), target_type="import_batch", target_id=summary.batch,
-                     detail={"files": len(summary.files), "failed": summary.failed})
     lines = []
     for f in summary.files:
         if f.status == "rejected":

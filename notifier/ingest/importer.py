@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import signal
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -26,10 +24,6 @@ from notifier.ingest.parse import parse_source
 from notifier.models import ImportRun, QuarantineRow
 
 log = logging.getLogger(__name__)
-
-# Test hook: kill the process right before committing this source, to prove a crash mid-import
-# leaves the previous snapshot intact. Never set in production.
-_KILL_BEFORE_COMMIT = "NOTIFIER_FAULT_KILL_BEFORE_COMMIT"
 
 
 @dataclass
@@ -142,14 +136,18 @@ def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping,
                 {"import_id": run_id, "source": source_name, "file": r.file, "line": int(r.line),
                  "column": r.column, "value": r.value, "reason": r.reason}
                 for r in q.itertuples(index=False)])
-        if os.environ.get(_KILL_BEFORE_COMMIT) == source_name:
-            os.kill(os.getpid(), signal.SIGKILL)
+        audit.record(conn, "import", actor=actor, target_type="import_run", target_id=run_id,
+                     detail={"source": source_name, "file": path.name, "status": "stored", "batch": batch,
+                             "rows_stored": result.rows_stored, "rows_quarantined": result.rows_quarantined})
     result.status = "stored"
     return result, parsed.frame
 
 
 def _record_rejection(engine: Engine, result: FileResult, *, batch: str, digest: str, actor) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(ImportRun).values(
+        run_id = conn.execute(insert(ImportRun).values(
             batch=batch, source=result.source, file=result.file, sha256=digest, encoding=result.encoding,
-            status="rejected", error=result.error, actor=audit.actor_label(actor), started_at=clock.now(), finished_at=clock.now()))
+            status="rejected", error=result.error, actor=audit.actor_label(actor), started_at=clock.now(),
+            finished_at=clock.now()).returning(ImportRun.id)).scalar_one()
+        audit.record(conn, "import", actor=actor, target_type="import_run", target_id=run_id,
+                     detail={"source": result.source, "file": result.file, "status": "rejected", "batch": batch})

@@ -2,17 +2,15 @@
 already stored changes (the previous snapshot stays whole). A killed import leaves it intact too."""
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import func, select
 
-from notifier.models import ImportRun, QuarantineRow
+from notifier.models import AuditEvent, ImportRun, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
 from tests.factories import import_sources
+from tests.faults import run_killed
 
 GOOD = [{"宛名番号": "0000001", "世帯番号": "100001"}, {"宛名番号": "0000002", "世帯番号": "100001", "続柄": "子"}]
 HEADER = "宛名番号,世帯番号,氏名,氏名カナ,生年月日,性別,続柄,住所コード,住所,住民となった日,消除日,消除事由\n"
@@ -88,12 +86,12 @@ def test_a_killed_import_leaves_the_previous_snapshot_intact(app, database_url, 
     new.mkdir()
     (new / "juminhyo.csv").write_text(HEADER + "".join(row().replace("0000009", f"{n:07d}", 1) for n in range(10, 2010)),
                                       encoding="utf-8")
-    env = dict(os.environ, NOTIFIER_ENV="test", DATABASE_URL=database_url, SECRET_KEY="x",
-               NOTIFIER_FAULT_KILL_BEFORE_COMMIT="juminhyo")
-    notifier = os.path.join(os.path.dirname(sys.executable), "notifier")  # the installed console script
-    proc = subprocess.run([notifier, "data", "import", str(new)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    # Killed right after the new rows are written, before the transaction commits.
+    proc = run_killed("notifier.ingest.store:replace_rows", ["data", "import", str(new)],
+                      {"NOTIFIER_ENV": "test", "DATABASE_URL": database_url})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     db_session.expire_all()
     assert snapshot(db_session) == before
     assert db_session.scalar(select(func.count()).select_from(ImportRun)) == 1
+    # The audit row is part of the same transaction: the killed import left none.
+    assert db_session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "import")) == 1

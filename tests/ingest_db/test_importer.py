@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import func, select
 
-from notifier.models import ImportRun, QuarantineRow
+from notifier.models import AuditEvent, ImportRun, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
 from tests.factories import import_sources
 
@@ -53,6 +53,10 @@ def test_a_structural_error_rejects_the_file_and_keeps_the_previous_snapshot(app
     assert count(db_session, "juminhyo") == 1
     runs = db_session.scalars(select(ImportRun).order_by(ImportRun.id)).all()
     assert [r.status for r in runs] == ["stored", "rejected"]
+    # One audit row per file, written with the import itself; the command records its operator.
+    rows = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "import").order_by(AuditEvent.id)).all()
+    assert [(r.target_id, r.detail["status"]) for r in rows] == [(str(runs[0].id), "stored"), (str(runs[1].id), "rejected")]
+    assert rows[0].actor == "test" and rows[1].actor.startswith("cli:")
 
 
 def test_a_mapping_file_renames_files_and_columns(app, db_session, tmp_path, runner):
