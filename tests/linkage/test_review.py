@@ -77,3 +77,39 @@ def test_a_forged_candidate_is_refused(app, client, db_session, tmp_path, runner
     token = csrf_token(client, "/linkage/review/S001")
     resp = client.post("/linkage/review/S001", data={"decision": "confirm", "atena_no": "0000004", "csrf_token": token})
     assert resp.status_code == 400
+
+
+def test_a_decided_row_shows_the_decision_and_changes_only_with_a_reason(app, client, db_session, tmp_path, runner):
+    import_sources(app, tmp_path / "d", {"juminhyo": RESIDENTS, "gakureibo": ROSTER})
+    runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
+    coordinator = create_staff(db_session, "coord", ["coordinator"])
+    sign_in(client, db_session, coordinator)
+    queue = client.get("/linkage/review").get_data(as_text=True)
+    assert "小4" in queue and "年目" not in queue and "サトウ ユウト" in queue    # roster facts and best candidate
+    assert 'class="agree"' in queue and "最高点」は" in queue
+
+    token = csrf_token(client, "/linkage/review/S001")
+    client.post("/linkage/review/S001", data={"decision": "confirm", "atena_no": "0000003", "csrf_token": token})
+    page = client.get("/linkage/review/S001").get_data(as_text=True)
+    assert "判断済み：この人で確定（宛名番号 0000003）" in page and "coord が" in page
+    assert "この人で確定する</button>" not in page and "判断を変更する" in page
+
+    # A second click of a plain decision does not silently override the first.
+    token = csrf_token(client, "/linkage/review/S001")
+    resp = client.post("/linkage/review/S001", data={"decision": "none", "csrf_token": token})
+    assert resp.status_code == 400 and "理由を入力してください" in resp.get_data(as_text=True)
+    db_session.expire_all()
+    assert db_session.get(PupilLink, "S001").atena_no == "0000003"
+    assert len(db_session.scalars(select(LinkDecision)).all()) == 1
+
+    resp = client.post("/linkage/review/S001", data={"choice": "confirm:0000002", "reason": "保護者に確認した",
+                                                     "csrf_token": token})
+    assert resp.status_code == 302
+    db_session.expire_all()
+    assert db_session.get(PupilLink, "S001").atena_no == "0000002"
+    latest = db_session.scalars(select(LinkDecision).order_by(LinkDecision.id.desc())).first()
+    assert (latest.decision, latest.atena_no, latest.reason) == ("confirm", "0000002", "保護者に確認した")
+    audit = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "link_decision")
+                               .order_by(AuditEvent.id.desc())).first()
+    assert audit.detail["changed_from"] == "confirm" and audit.detail["reason"] == "保護者に確認した"
+    assert "理由：保護者に確認した" in client.get("/linkage/review/S001").get_data(as_text=True)
