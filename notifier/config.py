@@ -30,6 +30,24 @@ def _parse_quiet_hours(value: str) -> tuple[time, time]:
         raise ConfigError(f"QUIET_HOURS must look like 20:00-09:00, got {value!r}") from exc
 
 
+def parse_source_max_age(value: str) -> dict[str, int]:
+    """SOURCE_MAX_AGE_DAYS="shiminzei=400,hoiku=60" → the contract defaults with those overrides."""
+    from notifier.contract import SOURCE_MAX_AGE_DAYS, SOURCES
+    out = dict(SOURCE_MAX_AGE_DAYS)
+    for item in filter(None, (x.strip() for x in value.split(","))):
+        name, _, days = item.partition("=")
+        name = name.strip()
+        if name not in SOURCES:
+            raise ConfigError(f"SOURCE_MAX_AGE_DAYS: unknown source {name!r} (known: {', '.join(SOURCES)})")
+        try:
+            out[name] = int(days)
+        except ValueError as exc:
+            raise ConfigError(f"SOURCE_MAX_AGE_DAYS: {name} needs a number of days, got {days!r}") from exc
+        if out[name] < 1:
+            raise ConfigError(f"SOURCE_MAX_AGE_DAYS: {name} must be at least 1 day")
+    return out
+
+
 def normalise_database_url(url: str) -> str:
     """`postgresql://` → the psycopg 3 driver we ship (SQLAlchemy would otherwise look for psycopg2)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -75,6 +93,7 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://localhost:5000"),
         "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
         "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),
+        "SOURCE_MAX_AGE_DAYS": parse_source_max_age(env.get("SOURCE_MAX_AGE_DAYS", "")),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCK_MINUTES": int(env.get("LOGIN_LOCK_MINUTES", "15")),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -239,6 +239,12 @@ CONSENT_FILE = Source("consent", "窓口・CSWで受け付けた同意", (
 ))
 del C
 
+# How old a source's latest snapshot may be before rules that read it are not evaluated (days from the
+# import to the business date). Most exports are monthly; the tax roll is assessed once a year.
+# Operators override per source with SOURCE_MAX_AGE_DAYS ("shiminzei=400,hoiku=60").
+DEFAULT_SOURCE_MAX_AGE_DAYS = 40
+SOURCE_MAX_AGE_DAYS = {name: DEFAULT_SOURCE_MAX_AGE_DAYS for name in SOURCES} | {"shiminzei": 400}
+
 # Kinds and how they are stored:
 #   id        digit string, leading zeros kept (NFKC first, so full-width digits are accepted)
 #   key       school-system identifier: ASCII letters, digits and hyphens (upper-cased after NFKC)

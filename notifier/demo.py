@@ -28,9 +28,8 @@ def prepare(url: str, as_of) -> dict:
     from notifier import clock, create_app, db, migrate
     from notifier.auth.service import create_user
     from notifier.consent.importer import import_consents
-    from notifier.eligibility.dao import active_rules, load_directory, store_run
-    from notifier.eligibility.engine import evaluate
-    from notifier.eligibility.pipeline import build_inputs
+    from notifier.eligibility.dao import load_directory
+    from notifier.eligibility.run import run_eligibility
     from notifier.ingest.importer import import_directory
     from notifier.ingest.mapping import Mapping
     from notifier.linkage.run import run_linkage
@@ -63,18 +62,15 @@ def prepare(url: str, as_of) -> dict:
                 other.totp_enrolled_at = clock.now()
             load_directory(s, REPO_ROOT / "eligibility_rules", actor="demo", activate=True)
             consents = import_consents(s, DEMO_DATA / "consent.csv")
-        with db.transaction() as s:
-            pairs = active_rules(s)
-        _sources, _links, table, household_consents = build_inputs(engine, as_of)
-        result = evaluate([r for _v, r in pairs], table, household_consents)
-        store_run(engine, as_of, table.n, result, {r.id: v.id for v, r in pairs}, actor="demo")
+        outcome = run_eligibility(engine, db.session(), as_of, actor="demo")
         from notifier.line.accounts import find_applicant
         shinsei = pd.read_csv(DEMO_DATA / "online_shinsei.csv", dtype=str, encoding="utf-8-sig")
         with db.transaction() as s:
             example = next((aid for aid in shinsei["申請ID"] if find_applicant(s, aid)), "")
     return {"app": app, "rows": sum(f.rows_stored for f in summary.files), "links": link_counts,
-            "consents": consents.events_added, "households": table.n,
-            "matches": result.counts["matches"].to_dict(), "example_id": example}
+            "consents": consents.events_added, "households": outcome.households,
+            "matches": {rid: r.get("matches", "判定しません") for rid, r in outcome.rules.items()},
+            "example_id": example}
 
 
 def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None:

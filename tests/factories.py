@@ -73,14 +73,21 @@ def write_source_csv(directory, source: str, rows: list[dict], encoding: str = "
             writer.writerow({h: row.get(h, "") for h in headers})
 
 
-def import_sources(app, directory, sources: dict[str, list[dict]]):
-    """Write and import the given sources; returns the import summary (asserts nothing was rejected)."""
+def import_sources(app, directory, sources: dict[str, list[dict]], *, complete: bool = False):
+    """Write and import the given sources; returns the import summary (asserts nothing was rejected).
+
+    complete=True: every other contract source is imported too, as a file with no rows (a city that
+    sends all its exports, some of them empty), so rules reading those sources are evaluated.
+    """
     from pathlib import Path
 
+    from notifier.contract import SOURCES
     from notifier.ingest.importer import import_directory
     from notifier.ingest.mapping import Mapping
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if complete:
+        sources = {name: [] for name in SOURCES} | dict(sources)
     for name, rows in sources.items():
         write_source_csv(directory, name, rows)
     summary = import_directory(app.extensions["db_engine"], directory, Mapping(), actor="test")

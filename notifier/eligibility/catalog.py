@@ -49,6 +49,8 @@ class Criterion:
     params: tuple[Param, ...]
     func: Callable[..., CriterionResult]
     sensitivity: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ()
+    # The contract sources it reads (juminhyo, which every rule reads, need not be named).
+    sources: tuple[str, ...] | Callable[[dict], tuple[str, ...]] = ()
     key_param: str | None = None                 # shown in the reason key: receives(seikatsu_hogo)
     values: dict[str, str] = field(default_factory=dict)   # explained value → Japanese label
     description: str = ""
@@ -85,6 +87,11 @@ class Criterion:
         s = self.sensitivity(params) if callable(self.sensitivity) else self.sensitivity
         return tuple(c for c in SENSITIVITY_CLASSES if c in set(s))
 
+    def sources_for(self, params: dict) -> tuple[str, ...]:
+        """The sources this criterion reads with these parameters, juminhyo first."""
+        s = self.sources(params) if callable(self.sources) else self.sources
+        return ("juminhyo",) + tuple(x for x in dict.fromkeys(s) if x != "juminhyo")
+
     def reads_tax(self, params: dict) -> bool:
         return "tax" in self.sensitivity_for(params)
 
@@ -109,18 +116,19 @@ class Criterion:
                 "params": [p.describe() for p in self.params], "values": dict(self.values),
                 "sensitivity": list(self.sensitivity_for(self.defaults())),
                 "sensitivity_depends_on_params": callable(self.sensitivity),
+                "sources": list(self.sources_for(self.defaults())),
                 "key_param": self.key_param}
 
 
 CATALOG: dict[str, Criterion] = {}
 
 
-def criterion(name: str, label: str, params: tuple[Param, ...] = (), *, sensitivity=(),
+def criterion(name: str, label: str, params: tuple[Param, ...] = (), *, sensitivity=(), sources=(),
               key_param: str | None = None, values: dict | None = None):
     """Register a criterion function under `name`."""
     def register(func):
         CATALOG[name] = Criterion(name=name, label=label, params=params, func=func,
-                                  sensitivity=sensitivity, key_param=key_param,
+                                  sensitivity=sensitivity, sources=sources, key_param=key_param,
                                   values=values or {}, description=(func.__doc__ or "").strip())
         return func
     return register
@@ -170,7 +178,7 @@ AGE_BASIS = Param("basis", "choice", "年齢の基準", "as_of", choices=("as_of
 @criterion("has_enrolled_pupil", "在籍する児童生徒がいる",
            (Param("grades", "ints", "学年", list(range(1, 10)), min=1, max=9,
                   choice_labels=GRADE_LABELS, help="1 = 小1 … 9 = 中3"),),
-           sensitivity=("education",),
+           sensitivity=("education",), sources=("gakureibo",),
            values={"pupils": "児童生徒数", "grades": "学年", "schools": "学校"})
 def has_enrolled_pupil(table: HouseholdTable, grades: list[int]) -> CriterionResult:
     """A current resident linked (名寄せ) to a school-roster row with one of the grades."""
@@ -247,7 +255,7 @@ def single_parent_registry(table: HouseholdTable) -> CriterionResult:
 @criterion("household_income_at_most", "世帯の合計所得金額が基準以下",
            (Param("base", "yen", "基本額", 1_000_000),
             Param("per_person", "yen", "世帯員1人あたりの加算額", 500_000)),
-           sensitivity=("tax",),
+           sensitivity=("tax",), sources=("shiminzei",),
            values={"income": "世帯の合計所得金額", "size": "世帯人数", "limit": "基準額"})
 def household_income_at_most(table: HouseholdTable, base: int, per_person: int) -> CriterionResult:
     """Sum of members' latest-year 合計所得金額 (missing = 0) ≤ base + per_person × household size."""
@@ -258,7 +266,7 @@ def household_income_at_most(table: HouseholdTable, base: int, per_person: int) 
         pos, income=_ints(income, pos), size=_ints(size, pos), limit=_ints(limit, pos)))
 
 
-@criterion("tax_exempt_household", "住民税非課税世帯", sensitivity=("tax",),
+@criterion("tax_exempt_household", "住民税非課税世帯", sensitivity=("tax",), sources=("shiminzei",),
            values={"taxed_members": "課税情報のある世帯員数", "tax_years": "課税年度"})
 def tax_exempt_household(table: HouseholdTable) -> CriterionResult:
     """At least one member has a latest tax row, and every such row is 非課税."""
@@ -272,6 +280,7 @@ def tax_exempt_household(table: HouseholdTable) -> CriterionResult:
 
 
 @criterion("single_parent_tax", "税情報上のひとり親（ひとり親控除あり）", sensitivity=("tax",),
+           sources=("shiminzei",),
            values={"relations": "控除のある世帯員の続柄"})
 def single_parent_tax(table: HouseholdTable) -> CriterionResult:
     """A member's latest tax row has ひとり親控除 = 有."""
@@ -299,11 +308,16 @@ def _source_sensitivity(source: str) -> tuple[str, ...]:
     return SOURCES[source].sensitivity
 
 
+def _receipt_sources(source: str) -> tuple[str, ...]:
+    # 就学援助 is certified per pupil: it counts only through the roster (名寄せ) links.
+    return ("gakureibo", "shugaku_enjo") if source == "shugaku_enjo" else (source,)
+
+
 @criterion("receives", "世帯員がサービスを受けている",
            (Param("source", "choice", "サービス", "seikatsu_hogo", choices=tuple(RECEIPTS),
                   choice_labels={k: v[1] for k, v in RECEIPTS.items()}),),
-           sensitivity=lambda p: _source_sensitivity(p["source"]), key_param="source",
-           values={"relations": "受けている世帯員の続柄"})
+           sensitivity=lambda p: _source_sensitivity(p["source"]), sources=lambda p: _receipt_sources(p["source"]),
+           key_param="source", values={"relations": "受けている世帯員の続柄"})
 def receives(table: HouseholdTable, source: str) -> CriterionResult:
     """A member receives the service on the as-of date (active period; 就学援助: certified for the
     fiscal year with 取消日 blank, for an enrolled pupil)."""
@@ -327,8 +341,8 @@ CHILD_SOURCES = {
             Param("max_age", "int", "上限年齢", 17, min=0, max=30),
             AGE_BASIS,
             Param("only_jido", "bool", "児童（18歳到達後最初の3月31日まで）に限る", False)),
-           sensitivity=lambda p: _source_sensitivity(p["source"]), key_param="source",
-           values={"ages": "該当する子どもの年齢"})
+           sensitivity=lambda p: _source_sensitivity(p["source"]), sources=lambda p: (p["source"],),
+           key_param="source", values={"ages": "該当する子どもの年齢"})
 def child_aged_without(table: HouseholdTable, source: str, min_age: int, max_age: int, basis: str,
                        only_jido: bool) -> CriterionResult:
     """A member aged [min_age, max_age] (optionally a 児童) not covered by the service: not in
@@ -358,7 +372,7 @@ def _handbook_rows(table: HouseholdTable, kind: str, grades: list[str]) -> np.nd
                   choice_labels={"身体": "身体障害者手帳", "精神": "精神障害者保健福祉手帳",
                                  "療育": "療育手帳"}),
             Param("grades", "choices", "等級（空 = 問わない）", [], choices=HANDBOOK_GRADES)),
-           sensitivity=("disability",), key_param="kind",
+           sensitivity=("disability",), sources=("shogai_techo",), key_param="kind",
            values={"grades": "等級"})
 def member_with_handbook(table: HouseholdTable, kind: str, grades: list[str]) -> CriterionResult:
     """A member with an active handbook of the kind (and one of the grades, if given)."""
@@ -370,13 +384,18 @@ def member_with_handbook(table: HouseholdTable, kind: str, grades: list[str]) ->
 
 @criterion("member_with_care_level", "要介護・要支援認定を受けた世帯員がいる",
            (Param("min_level", "choice", "この区分以上", "要介護1", choices=CARE_LEVELS),),
-           sensitivity=("care",), key_param="min_level",
+           sensitivity=("care",), sources=("kaigo_nintei",), key_param="min_level",
            values={"levels": "要介護状態区分"})
 def member_with_care_level(table: HouseholdTable, min_level: str) -> CriterionResult:
     """A member with an active care certification at min_level or above (要支援1 < … < 要介護5)."""
     m = table.members["care_rank"].to_numpy() >= CARE_RANK[min_level]
     return CriterionResult(table.any_member(m), lambda pos: _frame(
         pos, levels=table.lists(pos, table.members, m, "care_level")))
+
+
+def _severe_sources(p: dict) -> tuple[str, ...]:
+    return (("shogai_techo",) if p.get("shintai_grades") or p.get("seishin_grades") or p.get("ryoiku_grades")
+            else ()) + (("kaigo_nintei",) if p.get("care_levels") else ())
 
 
 def _severe_sensitivity(p: dict) -> tuple[str, ...]:
@@ -401,7 +420,7 @@ def _severe_sensitivity(p: dict) -> tuple[str, ...]:
                   choices=HANDBOOK_GRADES_BY_KIND["療育"]),
             Param("care_levels", "choices", "要介護状態区分", ["要介護3", "要介護4", "要介護5"],
                   choices=CARE_LEVELS)),
-           sensitivity=_severe_sensitivity,
+           sensitivity=_severe_sensitivity, sources=_severe_sources,
            values={"child_ages": "子どもの年齢", "conditions": "その他の世帯員の状態"})
 def other_member_with_severe_condition(table: HouseholdTable, min_age: int, max_age: int,
                                        basis: str, shintai_grades: list[str],
@@ -450,6 +469,11 @@ def _months_before(as_of: dt.date, months: int) -> tuple[pd.Timestamp, pd.Timest
     return month_start(as_of, months), month_start(as_of)
 
 
+def _no_service_sources(p: dict) -> tuple[str, ...]:
+    return (("shogai_service",) if p.get("disability_kinds") else ()) + \
+        (("kaigo_service",) if p.get("care_kinds") else ())
+
+
 def _no_service_sensitivity(p: dict) -> tuple[str, ...]:
     return (("disability",) if p.get("disability_kinds") else ()) + \
         (("care",) if p.get("care_kinds") else ())
@@ -461,7 +485,7 @@ def _no_service_sensitivity(p: dict) -> tuple[str, ...]:
             Param("care_kinds", "texts", "介護保険サービス（利用実績）", ["訪問介護"],
                   help="例: " + "・".join(CARE_SERVICE_KINDS)),
             Param("months", "int", "介護サービスを見る月数（基準日の前月まで）", 3, min=1, max=24)),
-           sensitivity=_no_service_sensitivity,
+           sensitivity=_no_service_sensitivity, sources=_no_service_sources,
            values={"checked_months": "確認した介護サービス提供月"})
 def no_service_use(table: HouseholdTable, disability_kinds: list[str], care_kinds: list[str],
                    months: int) -> CriterionResult:
@@ -487,7 +511,7 @@ def no_service_use(table: HouseholdTable, disability_kinds: list[str], care_kind
                   choices=CHECKUP_KINDS),
             Param("grace_months", "int", "対象月から待つ月数", 1, min=0, max=24),
             Param("lookback_months", "int", "さかのぼる月数", 6, min=1, max=36)),
-           key_param="kind",
+           sources=("boshi_kenshin",), key_param="kind",
            values={"target_months": "未受診の対象年月"})
 def checkup_not_attended(table: HouseholdTable, kind: str, grace_months: int,
                          lookback_months: int) -> CriterionResult:
@@ -507,7 +531,7 @@ def checkup_not_attended(table: HouseholdTable, kind: str, grace_months: int,
 @criterion("pupil_absence_at_least", "欠席の多い児童生徒がいる",
            (Param("min_percent", "int", "欠席率（%）以上", 30, min=1, max=100),
             Param("months", "int", "見る月数（基準日の前月まで）", 3, min=1, max=12)),
-           sensitivity=("education",),
+           sensitivity=("education",), sources=("gakureibo", "shusseki"),
            values={"absence_percent": "欠席率（%）"})
 def pupil_absence_at_least(table: HouseholdTable, min_percent: int, months: int) -> CriterionResult:
     """An enrolled pupil whose absent days / school days over the `months` months before the as-of
@@ -529,7 +553,7 @@ def pupil_absence_at_least(table: HouseholdTable, min_percent: int, months: int)
 @criterion("applied_for", "オンライン申請で手続きを申請済み",
            (Param("procedure_code", "text", "手続きコード", "shugaku_enjo"),
             Param("within_days", "int", "さかのぼる日数", 365, min=1, max=3650)),
-           key_param="procedure_code",
+           sources=("online_shinsei",), key_param="procedure_code",
            values={"applied_on": "申請日"})
 def applied_for(table: HouseholdTable, procedure_code: str, within_days: int) -> CriterionResult:
     """A member applied online for the procedure in the `within_days` days up to the as-of date
@@ -545,7 +569,7 @@ def applied_for(table: HouseholdTable, procedure_code: str, within_days: int) ->
 
 
 @criterion("open_family_consultation", "家庭児童相談が継続中の世帯員がいる",
-           sensitivity=("child-welfare",), values={"relations": "相談対象の続柄"})
+           sensitivity=("child-welfare",), sources=("kajiso",), values={"relations": "相談対象の続柄"})
 def open_family_consultation(table: HouseholdTable) -> CriterionResult:
     """A member with a 家庭児童相談 received on or before the as-of date and not closed."""
     m = _member_col(table, "kajiso_open")

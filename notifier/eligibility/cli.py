@@ -44,31 +44,16 @@ def eligibility_group() -> None:
 @json_option
 @with_app
 def eligibility_run(as_of, as_json: bool) -> None:
+    from flask import current_app
+
     from notifier import audit, db
-    from notifier.eligibility.dao import active_rules, store_run
-    from notifier.eligibility.engine import evaluate
-    from notifier.eligibility.pipeline import build_inputs
-    day = as_of
-    s = db.session()
-    pairs = active_rules(s)
-    if not pairs:
-        raise CommandError("no active rules: run `notifier rules load eligibility_rules --activate` first")
-    _sources, _links, table, consents = build_inputs(db.engine(), day)
-    result = evaluate([rule for _v, rule in pairs], table, consents)
-    versions = {rule.id: v.id for v, rule in pairs}
-    run_id = store_run(db.engine(), day, table.n, result, versions, actor=audit.Actor.operator())
-    counts = result.counts
-    payload = {"run_id": run_id, "as_of": day.isoformat(), "households": table.n,
-               "rules": {rid: {"matches": int(r["matches"]), "matches_with_notify": int(r["matches_with_notify"]),
-                               "not_evaluated_no_tax_consent": int(r["not_evaluated_no_tax_consent"]),
-                               "effective": bool(r["effective"])}
-                         for rid, r in counts.iterrows()}}
-    lines = [f"{day.isoformat()} 時点、世帯数 {table.n:,}"]
-    for rid, r in counts.iterrows():
-        lines.append(f"  {rid}: 対象 {int(r['matches']):,} 世帯（うち通知の同意あり {int(r['matches_with_notify']):,}）、"
-                     f"税の同意がなく判定できない {int(r['not_evaluated_no_tax_consent']):,}"
-                     + ("" if r["effective"] else "（適用期間外）"))
-    emit(payload, as_json, lines)
+    from notifier.eligibility.run import NoActiveRules, run_eligibility
+    try:
+        outcome = run_eligibility(db.engine(), db.session(), as_of, actor=audit.Actor.operator(),
+                                  max_age=current_app.config["SOURCE_MAX_AGE_DAYS"])
+    except NoActiveRules as exc:
+        raise CommandError(str(exc)) from exc
+    emit(outcome.as_dict(), as_json, outcome.lines())
 
 
 @eligibility_group.command("export", help="rule_id, rule_version, 世帯番号, reasons of the latest run.")

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from notifier import audit, clock
-from notifier.eligibility.rules import Rule, load_rules, rule_from_json
+from notifier.eligibility.rules import Rule, RuleError, load_rules, rule_from_json
 from notifier.models import EligibilityMatch, EligibilityRun, RuleVersion
 
 
@@ -40,6 +40,42 @@ def dao_latest_version(session: Session, rule_id: str) -> RuleVersion | None:
 def dao_active_version(session: Session, rule_id: str) -> RuleVersion | None:
     return session.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id,
                                                      RuleVersion.status == "active")).first()
+
+
+def versions_of(session: Session, rule_id: str) -> list[RuleVersion]:
+    return session.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id)
+                           .order_by(RuleVersion.version)).all()
+
+
+def all_versions(session: Session) -> list[RuleVersion]:
+    return session.scalars(select(RuleVersion).order_by(RuleVersion.rule_id, RuleVersion.version)).all()
+
+
+def version_by_number(session: Session, rule_id: str, n: int) -> RuleVersion | None:
+    return session.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id,
+                                                     RuleVersion.version == n)).first()
+
+
+def pending_version(session: Session, rule_id: str) -> RuleVersion | None:
+    return session.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id,
+                                                     RuleVersion.status == "pending")
+                           .order_by(RuleVersion.version.desc())).first()
+
+
+def pending_versions(session: Session) -> list[RuleVersion]:
+    return session.scalars(select(RuleVersion).where(RuleVersion.status == "pending")
+                           .order_by(RuleVersion.created_at, RuleVersion.id)).all()
+
+
+def active_pair(session: Session, rule_id: str) -> tuple[RuleVersion, Rule] | None:
+    """The active version of a rule with its definition, or None (none active, or no longer readable)."""
+    row = dao_active_version(session, rule_id)
+    if row is None:
+        return None
+    try:
+        return row, rule_from_json(row.definition, f"{row.rule_id}@v{row.version}")
+    except RuleError:
+        return None
 
 
 def add_version(session: Session, rule: Rule, *, actor, note: str | None = None) -> tuple[RuleVersion, bool]:
@@ -109,11 +145,9 @@ def active_rules(session: Session) -> list[tuple[RuleVersion, Rule]]:
 
 
 def store_run(engine: Engine, as_of: date, households: int, result, versions: dict[str, int],
-              actor) -> int:
-    """Write the run and all its matches in one transaction (bulk insert)."""
-    counts = result.counts.drop(columns=["sensitivity"], errors="ignore").reset_index()
-    summary = {r["rule_id"]: {k: (int(v) if isinstance(v, (int, bool)) or hasattr(v, "item") else v)
-                              for k, v in r.items() if k != "rule_id"} for r in counts.to_dict("records")}
+              actor, summary: dict) -> int:
+    """Write the run (with its per-rule summary: counts, or why a rule was not evaluated) and all
+    its matches in one transaction (bulk insert)."""
     with engine.begin() as conn:
         run_id = conn.execute(insert(EligibilityRun).values(
             as_of=as_of, households=households, summary=json.loads(json.dumps(summary, default=str)),

@@ -1,6 +1,7 @@
 """Assemble the engine's inputs from the database (sources, links, consents) and run it."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
@@ -23,13 +24,21 @@ def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> 
     return household_state(persons, residents[current_mask(residents, as_of)]).reset_index()
 
 
-def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None):
+def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None,
+                 names: Iterable[str] | None = None):
     """Sources (read from the database unless a batch passes the frames it just imported), confirmed
-    links, the household table and household consents."""
+    links, the household table and household consents.
+
+    `names`: only these sources are read (juminhyo always), and of each only the columns the
+    household table uses; the others read as empty. Default: every source.
+    """
     from notifier.contract import SOURCES
+    from notifier.households.members import SOURCE_COLUMNS
     from notifier.ingest.load import load_source
     given = sources or {}
-    sources = {name: given[name] if name in given else load_source(engine, name) for name in SOURCES}
+    wanted = list(SOURCES) if names is None else ["juminhyo", *[n for n in SOURCES if n in set(names) - {"juminhyo"}]]
+    sources = {name: given[name] if name in given else load_source(engine, name, SOURCE_COLUMNS[name])
+               for name in wanted}
     links = confirmed_links(engine)
     table = build_household_table(sources, links, as_of)
     consents = household_consents(engine, sources["juminhyo"], as_of)

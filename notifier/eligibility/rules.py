@@ -150,6 +150,14 @@ class Rule:
             got.update(CATALOG[ref.leaf.criterion].sensitivity_for(ref.leaf.params))
         return tuple(c for c in SENSITIVITY_CLASSES if c in got)
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The contract sources the rule reads (juminhyo first, then in the order the criteria name them)."""
+        got: dict[str, None] = {}
+        for ref in self.leaves():
+            got.update(dict.fromkeys(CATALOG[ref.leaf.criterion].sources_for(ref.leaf.params)))
+        return tuple(got)
+
     def is_effective(self, d: dt.date) -> bool:
         return (self.effective_from is None or self.effective_from <= d) and \
             (self.effective_to is None or d <= self.effective_to)

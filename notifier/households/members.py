@@ -29,6 +29,29 @@ SHOGAI_SERVICE_COLUMNS = {
 }
 HANDBOOK_COLUMNS = {"身体": "handbook_shintai", "精神": "handbook_seishin", "療育": "handbook_ryoiku"}
 
+# The columns of each source the household table reads: a batch loads only these (and only the
+# sources its rules read; an absent source reads as empty).
+SOURCE_COLUMNS = {
+    "juminhyo": ["atena_no", "setai_no", "sex", "birth_date", "relation", "relation_norm", "resident_since",
+                 "removed_on"],
+    "gakureibo": ["pupil_id", "grade", "school_code", "school_name"],
+    "shugaku_enjo": ["pupil_id", "fiscal_year", "certified_on", "cancelled_on"],
+    "seikatsu_hogo": ["atena_no", "start_on", "end_on"],
+    "jido_fuyo_teate": ["atena_no", "certified_on", "lost_on"],
+    "jido_teate": ["atena_no", "child_atena_no", "certified_on", "ended_on"],
+    "kodomo_iryo": ["atena_no", "start_on", "end_on"],
+    "hoiku": ["atena_no", "start_on", "end_on"],
+    "kajiso": ["atena_no", "received_on", "closed_on"],
+    "shogai_service": ["atena_no", "service_kind", "start_on", "end_on"],
+    "shogai_techo": ["atena_no", "handbook_kind", "grade", "issued_on", "valid_until", "returned_on"],
+    "kaigo_nintei": ["atena_no", "care_level", "start_on", "end_on"],
+    "kaigo_service": ["atena_no", "service_kind", "service_month"],
+    "shiminzei": ["atena_no", "tax_year", "total_income", "tax_class", "hitorioya_deduction", "widow_deduction"],
+    "boshi_kenshin": ["atena_no", "checkup_kind", "target_month", "attended_on"],
+    "shusseki": ["pupil_id", "month", "school_days", "absent_days"],
+    "online_shinsei": ["atena_no", "procedure_code", "applied_at"],
+}
+
 # Care-service claims older than this are not kept: criteria look back at most this many months.
 CARE_SERVICE_LOOKBACK_MONTHS = 24
 
@@ -207,4 +230,4 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
     return m, households, facts
 
 
-__all__ = ["build_members", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS"]
+__all__ = ["build_members", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS", "SOURCE_COLUMNS"]

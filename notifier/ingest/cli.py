@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from notifier.cliutil import CommandError, emit, json_option, progress, with_app
+from notifier.cliutil import CommandError, as_of_option, emit, json_option, progress, with_app
 
 
 @click.group("data", help="Synthetic city exports and CSV import.")
@@ -58,3 +58,37 @@ def data_import(directory: Path, mapping_file: Path | None, as_json: bool) -> No
         raise CommandError(f"rejected: {', '.join(rejected)}")
     if not summary.files:
         raise CommandError(f"no known files in {directory}")
+
+
+@data_group.command("status", help="Each source: last snapshot, rows, age, quarantined rows, rules using it.")
+@as_of_option
+@json_option
+@with_app
+def data_status(as_of, as_json: bool) -> None:
+    from flask import current_app
+
+    from notifier import db
+    from notifier.eligibility.dao import active_rules
+    from notifier.ingest.status import source_statuses
+    s = db.session()
+    statuses = source_statuses(s, as_of, current_app.config["SOURCE_MAX_AGE_DAYS"])
+    users: dict[str, list[str]] = {name: [] for name in statuses}
+    for _version, rule in active_rules(s):
+        for name in rule.sources:
+            users[name].append(rule.id)
+    payload = {"as_of": as_of.isoformat(), "sources": [
+        {"source": st.name, "title": st.title, "state": st.state, "import_id": st.import_id,
+         "imported_at": st.imported_at.isoformat() + "Z" if st.imported_at else None,
+         "age_days": st.age_days, "max_age_days": st.max_age_days, "rows": st.rows,
+         "rows_quarantined": st.rows_quarantined,
+         "last_rejected_at": st.last_rejected_at.isoformat() + "Z" if st.last_rejected_at else None,
+         "rules": users[st.name]} for st in statuses.values()]}
+    state_labels = {"ok": "利用可", "missing": "未取込", "stale": "古い"}
+    lines = [f"{as_of.isoformat()} 時点のデータの状態"]
+    for st in statuses.values():
+        when = f"最終取込 {st.imported_on}（{st.age_days}日前、上限 {st.max_age_days}日）、{st.rows:,} 行、隔離 " \
+               f"{st.rows_quarantined:,} 行" if st.import_id else "取込なし"
+        rejected = "、最後の取込は中止（前回のデータを使用中）" if st.last_rejected_at else ""
+        rules = "、".join(users[st.name]) or "なし"
+        lines.append(f"  {st.name}（{st.title}）: {state_labels[st.state]} — {when}{rejected}。使うルール: {rules}")
+    emit(payload, as_json, lines)

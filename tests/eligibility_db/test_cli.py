@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 
 from sqlalchemy import select
 
+from notifier import clock
+from notifier.config import parse_source_max_age
 from notifier.consent import service as consent
 from notifier.models import AuditEvent, RuleVersion
 from tests.factories import import_sources
@@ -34,7 +37,7 @@ CITY = {
 
 
 def test_load_run_and_export(app, db_session, tmp_path, runner):
-    import_sources(app, tmp_path / "city", CITY)
+    import_sources(app, tmp_path / "city", CITY, complete=True)
     assert runner.invoke(args=["link", "run", "--as-of", "2026-11-01"]).exit_code == 0
 
     result = runner.invoke(args=["rules", "load", "eligibility_rules", "--activate", "--json"])
@@ -83,3 +86,51 @@ def test_a_new_version_waits_for_approval(app, db_session, tmp_path, runner):
     versions = db_session.scalars(select(RuleVersion).where(RuleVersion.rule_id == "hitorioya")
                                   .order_by(RuleVersion.version)).all()
     assert [v.status for v in versions] == ["active", "pending"]
+
+
+def test_a_rule_over_a_source_the_city_never_sent_is_not_evaluated(app, db_session, tmp_path, runner):
+    # The city sent everything but 児童扶養手当: hitorioya and shugaku_enjo read it.
+    sent = {name: rows for name, rows in CITY.items()}
+    import_sources(app, tmp_path / "city", sent, complete=True)
+    from notifier.models import ImportRun
+    from notifier.models.sources import SOURCE_TABLES
+    with app.extensions["db_engine"].begin() as conn:   # as if jido_fuyo_teate.csv had never come
+        conn.execute(SOURCE_TABLES["jido_fuyo_teate"].delete())
+        conn.execute(ImportRun.__table__.delete().where(ImportRun.source == "jido_fuyo_teate"))
+    runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
+    runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"])
+    consent.record(db_session, "0000011", grant=["notify", "tax"], channel="窓口", staff_id="staff01")
+    db_session.commit()
+
+    result = runner.invoke(args=["eligibility", "run", "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "hitorioya: 判定しません（児童扶養手当のデータが取り込まれていません）" in result.output
+    assert "shugaku_enjo: 判定しません（児童扶養手当のデータが取り込まれていません）" in result.output
+    assert "home_helper: 対象" in result.output
+    out = json.loads(runner.invoke(args=["eligibility", "run", "--as-of", "2026-11-01", "--json"]).output)
+    assert out["rules"]["hitorioya"]["evaluated"] is False
+    assert out["rules"]["hitorioya"]["missing_sources"] == ["jido_fuyo_teate"]
+    assert out["skipped"]["hitorioya"].startswith("判定しません")
+    assert "matches" not in out["rules"]["hitorioya"] and out["rules"]["home_helper"]["evaluated"] is True
+    from notifier.models import EligibilityMatch
+    stored = {m.rule_id for m in db_session.scalars(select(EligibilityMatch).where(
+        EligibilityMatch.run_id == out["run_id"]))}
+    assert "hitorioya" not in stored and "shugaku_enjo" not in stored
+
+
+def test_a_rule_over_a_stale_source_is_not_evaluated(app, db_session, tmp_path, runner):
+    import_sources(app, tmp_path / "city", CITY, complete=True)
+    runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
+    runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"])
+    # The snapshots were imported today: 41 days later the monthly exports (40 days) are too old,
+    # the yearly tax roll (400 days) is not.
+    day = (clock.today_jst() + dt.timedelta(days=41)).isoformat()
+    out = json.loads(runner.invoke(args=["eligibility", "run", "--as-of", day, "--json"]).output)
+    hitorioya = out["rules"]["hitorioya"]
+    assert hitorioya["evaluated"] is False
+    assert "児童扶養手当のデータが古くなっています" in hitorioya["reason"] and "41日前、上限 40日" in hitorioya["reason"]
+    assert set(hitorioya["stale_sources"]) == {"juminhyo", "jido_fuyo_teate"}
+    # An operator may allow older snapshots (SOURCE_MAX_AGE_DAYS="juminhyo=60,jido_fuyo_teate=60").
+    app.config["SOURCE_MAX_AGE_DAYS"] = parse_source_max_age("juminhyo=60,jido_fuyo_teate=60")
+    out = json.loads(runner.invoke(args=["eligibility", "run", "--as-of", day, "--json"]).output)
+    assert out["rules"]["hitorioya"]["evaluated"] is True

@@ -87,3 +87,17 @@ def test_the_shipped_example_mapping_works(app, db_session, tmp_path, runner):
     assert {f["file"]: f["rows_stored"] for f in payload["files"]} == {"JUMIN_KIHON.CSV": 1, "SEIHO.CSV": 1}
     assert [f["ignored_columns"] for f in payload["files"] if f["file"] == "JUMIN_KIHON.CSV"] == [["EXTRA"]]
     assert count(db_session, "juminhyo") == 1 and count(db_session, "seikatsu_hogo") == 1
+
+
+def test_data_status_lists_each_source_with_its_snapshot_age_and_rules(app, db_session, tmp_path, runner):
+    import_sources(app, tmp_path / "a", {"juminhyo": [{"宛名番号": "0000001", "世帯番号": "100001"},
+                                                      {"宛名番号": "0000002", "世帯番号": "100001", "生年月日": "R5.2.30"}]})
+    runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"])
+    out = json.loads(runner.invoke(args=["data", "status", "--json"]).output)
+    by = {s["source"]: s for s in out["sources"]}
+    assert (by["juminhyo"]["state"], by["juminhyo"]["rows"], by["juminhyo"]["rows_quarantined"]) == ("ok", 1, 1)
+    assert by["juminhyo"]["age_days"] == 0 and by["juminhyo"]["max_age_days"] == 40
+    assert by["jido_fuyo_teate"]["state"] == "missing" and by["jido_fuyo_teate"]["rows"] == 0
+    assert set(by["jido_fuyo_teate"]["rules"]) == {"hitorioya", "shugaku_enjo"}
+    text = runner.invoke(args=["data", "status"]).output
+    assert "jido_fuyo_teate（児童扶養手当）: 未取込 — 取込なし。使うルール: hitorioya、shugaku_enjo" in text

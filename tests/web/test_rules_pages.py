@@ -59,7 +59,7 @@ GRADES = "node-0-0-param-grades"
 
 def setup_city(app, db_session, directory, runner) -> None:
     """Import the small city, link it, load the shipped rules as active, and record consents."""
-    import_sources(app, directory, CITY)
+    import_sources(app, directory, CITY, complete=True)
     assert runner.invoke(args=["link", "run", "--as-of", AS_OF]).exit_code == 0
     result = runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"])
     assert result.exit_code == 0, result.output
@@ -385,20 +385,16 @@ def test_the_preview_shows_counts_and_the_change_against_the_active_version(app,
 
 
 def test_the_household_table_is_built_once_per_inputs(app, db_session, city):
-    from notifier.web.rules_views import preview_caches
     c = signed_in(app, db_session, "approver", ["rule_approver"])
     for _ in range(3):
         assert c.get(f"/rules/shugaku_enjo/v/1/preview?as_of={AS_OF}").status_code == 200
     c.get(f"/rules/hitorioya/v/1/preview?as_of={AS_OF}")
-    with app.app_context():
-        inputs, _results = preview_caches()
-        assert inputs.builds == 1
+    assert app.extensions["rules_preview_cache"].inputs.builds == 1
     # a new consent event changes the inputs: the table is built again
     consent.record(db_session, "0000041", grant=["notify", "tax"], channel="窓口", staff_id="staff01")
     db_session.commit()
     html = c.get(f"/rules/shugaku_enjo/v/1/preview?as_of={AS_OF}").get_data(as_text=True)
-    with app.app_context():
-        assert preview_caches()[0].builds == 2
+    assert app.extensions["rules_preview_cache"].inputs.builds == 2
     assert figure(html, "not_evaluated") == "0"
 
 
@@ -450,3 +446,26 @@ def test_editing_while_a_version_is_pending_says_it_will_be_withdrawn(app, db_se
     assert [v.status for v in versions(db_session)] == ["active", "withdrawn", "pending"]
     old = editor(c, "/rules/shugaku_enjo/edit?from=1")    # or from any version
     assert old[BASE] == "1,000,000"
+
+
+def test_the_pages_warn_when_a_rule_reads_a_source_that_was_never_imported(app, db_session, city):
+    from notifier.models import ImportRun
+    from notifier.models.sources import SOURCE_TABLES
+    with app.extensions["db_engine"].begin() as conn:   # as if jido_fuyo_teate.csv had never come
+        conn.execute(SOURCE_TABLES["jido_fuyo_teate"].delete())
+        conn.execute(ImportRun.__table__.delete().where(ImportRun.source == "jido_fuyo_teate"))
+    warning = "判定しません（児童扶養手当のデータが取り込まれていません）"
+    author = signed_in(app, db_session, "author", ["rule_author"])
+    listing = author.get("/rules/").get_data(as_text=True)
+    assert listing.count('data-readiness="blocked"') == 2 and warning in listing     # hitorioya, shugaku_enjo
+    html = author.get(f"/rules/hitorioya/v/1/preview?as_of={AS_OF}").get_data(as_text=True)
+    assert "このルールは判定されません。" in html and warning in html
+    assert "使うデータ" in author.get("/rules/hitorioya").get_data(as_text=True)
+    html = author.get(f"/rules/home_helper/v/1/preview?as_of={AS_OF}").get_data(as_text=True)
+    assert 'data-readiness="blocked"' not in html
+    # Approving such a version is allowed but says so.
+    form = editor(author, "/rules/hitorioya/edit")
+    assert post(author, form, "save", "/rules/hitorioya/edit", description="説明を変更").status_code == 302
+    approver = signed_in(app, db_session, "approver", ["rule_approver"])
+    html = approver.get("/rules/approvals").get_data(as_text=True)
+    assert "承認はできますが、そろうまでこのルールは判定されません" in html and warning in html
