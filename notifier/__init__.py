@@ -35,13 +35,7 @@ def create_app(config: dict | None = None, *, web: bool = True) -> Flask:
         CSRFProtect(app)
 
         from notifier import web as web_module
-        from notifier.line import liff_views, webhook
         web_module.init_app(app)
-        webhook.init_app(app)
-        liff_views.init_app(app)
-
-        from notifier import cli
-        cli.register(app)
 
     logging.getLogger("notifier").setLevel(logging.INFO)
     return app

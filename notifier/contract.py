@@ -244,6 +244,8 @@ del C
 # Operators override per source with SOURCE_MAX_AGE_DAYS ("shiminzei=400,hoiku=60").
 DEFAULT_SOURCE_MAX_AGE_DAYS = 40
 SOURCE_MAX_AGE_DAYS = {name: DEFAULT_SOURCE_MAX_AGE_DAYS for name in SOURCES} | {"shiminzei": 400}
+# A source on a business date: usable, never imported, or its latest snapshot is too old.
+SOURCE_OK, SOURCE_MISSING, SOURCE_STALE = "ok", "missing", "stale"
 
 # Kinds and how they are stored:
 #   id        digit string, leading zeros kept (NFKC first, so full-width digits are accepted)

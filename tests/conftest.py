@@ -13,11 +13,19 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from notifier import create_app, migrate
+from notifier.cli import register
 from notifier.config import normalise_database_url
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 USE_PG = PG_URL.startswith(("postgresql", "postgres://"))
 TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that use the database carry the `db` marker (`-m db` / `-m "not db"`), wherever they live."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
 
 
 def pytest_report_header(config):
@@ -93,6 +101,7 @@ def database_url(database_template, migration_seed, tmp_path):
 def app(database_url):
     app = create_app({"ENV": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url,
                       "SERVER_NAME": "localhost"})
+    register(app)          # the commands, as `flask --app wsgi …` finds them (the `runner` fixture)
     yield app
     app.extensions["db_engine"].dispose()
 

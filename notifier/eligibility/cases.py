@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from notifier.clock import fiscal_year
 from notifier.contract import GRADES, SOURCES
 from notifier.households import build_household_table
-from notifier.households.dates import fiscal_year
 from notifier.households.frames import source_frame
 
 from .engine import evaluate

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
-from notifier.ingest.status import MISSING, STALE, SourceStatus
+from notifier.contract import SOURCE_MISSING, SOURCE_STALE
 
 from .rules import Rule
+
+
+class SourceState(Protocol):
+    """What readiness needs to know of a source (ingest.status.SourceStatus provides it)."""
+    state: str
+
+    def problem(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,9 @@ class Readiness:
                 "missing_sources": list(self.missing), "stale_sources": list(self.stale)}
 
 
-def readiness(rule: Rule, statuses: Mapping[str, SourceStatus]) -> Readiness:
+def readiness(rule: Rule, statuses: Mapping[str, SourceState]) -> Readiness:
     sources = rule.sources
-    missing = tuple(s for s in sources if statuses[s].state == MISSING)
-    stale = tuple(s for s in sources if statuses[s].state == STALE)
+    missing = tuple(s for s in sources if statuses[s].state == SOURCE_MISSING)
+    stale = tuple(s for s in sources if statuses[s].state == SOURCE_STALE)
     problems = tuple(statuses[s].problem() for s in missing + stale)
     return Readiness(rule.id, sources, missing, stale, problems)

@@ -10,10 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-
-def fiscal_year(d: dt.date) -> int:
-    """年度: April 1 to March 31 (2026-05-10 → 2026, 2026-03-31 → 2025)."""
-    return d.year if d.month >= 4 else d.year - 1
+from notifier.clock import fiscal_year
 
 
 def as_timestamp(d: dt.date) -> pd.Timestamp:

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from notifier import clock
-from notifier.contract import SOURCE_MAX_AGE_DAYS, SOURCES
+from notifier.contract import SOURCE_MAX_AGE_DAYS, SOURCE_MISSING, SOURCE_OK, SOURCE_STALE, SOURCES
 from notifier.models import ImportRun
 
-OK, MISSING, STALE = "ok", "missing", "stale"
+OK, MISSING, STALE = SOURCE_OK, SOURCE_MISSING, SOURCE_STALE
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,11 @@ class LineClient:
         self._api_client = ApiClient(configuration)
         self._api = MessagingApi(self._api_client)
 
+    @classmethod
+    def from_config(cls, config) -> LineClient:
+        """A client for the app's LINE channel (LINE_API_BASE_URL empty: LINE itself)."""
+        return cls(config.get("LINE_API_BASE_URL") or None, config.get("LINE_CHANNEL_ACCESS_TOKEN", ""))
+
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         self._api_client.close()

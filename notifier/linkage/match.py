@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from notifier.clock import fiscal_year
 from notifier.ingest.kana import GAIJI_MARK
 
 # Scoring weights: log-likelihood-like points per item (agreement, disagreement).
@@ -55,7 +56,7 @@ def fingerprints(roster: pd.DataFrame) -> pd.Series:
 
 def school_birth_window(grade: pd.Series, as_of: date) -> tuple[pd.Series, pd.Series]:
     """Birth dates a pupil of this grade has in the school year of `as_of` (April 2 … April 1)."""
-    fy = as_of.year if as_of.month >= 4 else as_of.year - 1
+    fy = fiscal_year(as_of)
     start_year = fy - 6 - grade.astype("Int64")
     first = pd.to_datetime(start_year.astype("string") + "-04-02", errors="coerce")
     last = pd.to_datetime((start_year + 1).astype("string") + "-04-01", errors="coerce")

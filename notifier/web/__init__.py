@@ -131,10 +131,21 @@ def init_app(app: Flask) -> None:
     for code in (400, 403, 404):
         app.register_error_handler(code, _error_page(code))
 
-    from notifier.web import audit_views, auth_views, consent_views, data_views, main_views, rules_views
+    from notifier.web import (
+        audit_views,
+        auth_views,
+        consent_views,
+        data_views,
+        liff_views,
+        main_views,
+        rules_views,
+        webhook,
+    )
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(main_views.bp)
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(data_views.bp)
     app.register_blueprint(rules_views.bp)
+    webhook.init_app(app)
+    liff_views.init_app(app)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,11 +116,7 @@ def test_pupil_absence_and_applications(household):
 
 @pytest.fixture(scope="module")
 def small_city():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "households"))
-    try:
-        import synthetic
-    finally:
-        sys.path.pop(0)
+    from tests.households import synthetic
     sources, links, _ = synthetic.generate(residents=3_000, seed=1)
     return build_household_table(sources, links, synthetic.AS_OF)
 

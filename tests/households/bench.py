@@ -1,6 +1,6 @@
 """Time the household table and the default rules at Izumi scale on synthetic frames.
 
-    .venv/bin/python tests/households/bench.py [--residents 185000] [--repeat 5]
+    .venv/bin/python -m tests.households.bench [--residents 185000] [--repeat 5]   (from the repository root)
 
 Prints JSON: row counts, and the median / min / max seconds of build_household_table and of
 evaluate (all shipped rules, with reasons and the reach-preview breakdown).
@@ -12,19 +12,15 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
+from notifier.eligibility.engine import evaluate
+from notifier.eligibility.rules import load_rules
+from notifier.households import build_household_table
+from tests.households import synthetic
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1]))
-
-import synthetic  # noqa: E402
-
-from notifier.eligibility.engine import evaluate  # noqa: E402
-from notifier.eligibility.rules import load_rules  # noqa: E402
-from notifier.households import build_household_table  # noqa: E402
 
 
 def timed(fn, repeat):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -18,11 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.fixture(scope="module")
 def izumi():
-    sys.path.insert(0, str(HERE))
-    try:
-        import synthetic
-    finally:
-        sys.path.pop(0)
+    from tests.households import synthetic
     sources, links, consents = synthetic.generate(residents=185_000)
     return sources, links, consents, synthetic.AS_OF
 

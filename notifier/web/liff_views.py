@@ -14,9 +14,9 @@ from notifier import db
 from notifier.consent import service as consent
 from notifier.line import accounts, messages
 from notifier.line.errors import LineError
-from notifier.line.webhook import line_client
 from notifier.models import ConsentEvent, ConsentText, LineAccount
 from notifier.web import public
+from notifier.web.webhook import line_client
 
 log = logging.getLogger(__name__)
 bp = Blueprint("liff", __name__)

@@ -31,7 +31,7 @@ def line_client(app: Flask):
     client = app.extensions.get("line_client")
     if client is None:
         from notifier.line.client import LineClient
-        client = LineClient(app.config["LINE_API_BASE_URL"] or None, app.config["LINE_CHANNEL_ACCESS_TOKEN"])
+        client = LineClient.from_config(app.config)
         app.extensions["line_client"] = client
     return client
 

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from notifier import create_app
+from notifier.cli import register
 
 TEST_SECRET = "test-secret-key-not-for-production"
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +38,7 @@ def live_app(database_url):
     """The staff app on a free port of 127.0.0.1, served by werkzeug in a thread."""
     from werkzeug.serving import make_server
     app = create_app({"ENV": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url})
+    register(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

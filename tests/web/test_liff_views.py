@@ -11,7 +11,7 @@ from notifier.line import messages
 from notifier.models import ConsentEvent, LineAccount, LinkAttempt
 from notifier.models.consent import ConsentText
 from tests.factories import import_sources
-from tests.line_flows.test_end_to_end import APPLICATIONS, RESIDENTS
+from tests.line.test_flows import APPLICATIONS, RESIDENTS
 
 CHANNEL_ID = "1650000000"
 NOTIFY_TEXT = "今後、ご希望の場合は、市から年齢、お住いの地域などにあわせてお知らせをLINEで送付させていただきます。"

@@ -13,7 +13,7 @@ from notifier.consent.service import resident_state
 from notifier.models import AuditEvent, ConsentEvent, LineAccount, LinkAttempt, WebhookEvent
 from tests.conftest import LINE_SECRET
 from tests.factories import import_sources
-from tests.line_flows.test_end_to_end import APPLICATIONS, RESIDENTS, bot_texts
+from tests.line.test_flows import APPLICATIONS, RESIDENTS, bot_texts
 
 
 @pytest.fixture
