@@ -17,9 +17,11 @@ Why a translation and jsonschema-rs:
   `$ref` siblings and boolean `exclusiveMinimum`, and refuses constructs it does not know, so a
   newer spec cannot be half-understood silently.
 - Speed: the dispatcher pushes thousands of messages a second to the simulator on 2 cores. The
-  pure-Python `jsonschema` took about 2.4 ms for a typical notice push body; jsonschema-rs (Rust,
-  the same JSON Schema semantics, every error with its instance path and a structured kind) takes
-  about 10 µs (tests/line/test_validation.py measures it).
+  pure-Python `jsonschema` took about 2.4 ms for a typical notice push body (measured, translated
+  schema as here); jsonschema-rs (Rust, the same JSON Schema semantics, every error with its
+  instance path and a structured kind) about 13 µs with the `uri` format check, and the whole
+  check with the documented limits 25-45 µs: about 1% of what a push costs end to end through the
+  SDK and the simulator (tests/line/test_spec.py prints the figure).
 """
 
 from __future__ import annotations
