@@ -2,6 +2,8 @@
 
 It turns the SDK's mix of `ApiException`s, raw urllib3 errors and pydantic errors into one
 `LineError` whose flags tell the dispatcher what to do (retry, give up, or stop everything).
+Answers are read raw (`_preload_content=False`): the status and LINE's request-id headers are all
+a send needs, and a malformed 2xx body must not turn an accepted send into an error.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ class LineClient:
         return self._send(
             "push",
             lambda: self._api.push_message_with_http_info(
-                request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout
+                request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout, _preload_content=False
             ),
         )
 
@@ -111,7 +113,7 @@ class LineClient:
         return self._send(
             "multicast",
             lambda: self._api.multicast_with_http_info(
-                request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout
+                request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout, _preload_content=False
             ),
         )
 
@@ -123,7 +125,7 @@ class LineClient:
         return self._send(
             "reply",
             lambda: self._api.reply_message_with_http_info(
-                request, _request_timeout=self.timeout
+                request, _request_timeout=self.timeout, _preload_content=False
             ),
         )
 
@@ -133,7 +135,7 @@ class LineClient:
         self._send(
             "validate_push",
             lambda: self._api.validate_push_with_http_info(
-                request, _request_timeout=self.timeout
+                request, _request_timeout=self.timeout, _preload_content=False
             ),
         )
 
@@ -141,9 +143,18 @@ class LineClient:
         """Display name etc. LINE answers 404 for users who blocked the account or never followed."""
         response = self._call(
             "get_profile",
-            lambda: self._api.get_profile_with_http_info(user_id, _request_timeout=self.timeout),
+            lambda: self._api.get_profile_with_http_info(
+                user_id, _request_timeout=self.timeout, _preload_content=False
+            ),
         )
-        return response.data.to_dict() if response.data is not None else {}
+        profile = _json_or_none(response.raw_data)
+        if not isinstance(profile, dict):
+            logger.warning("LINE get_profile: %s with a body that is not a JSON object", response.status_code,
+                           extra={"line_status": response.status_code,
+                                  "line_request_id": _header(response.headers, "x-line-request-id")})
+            raise LineError("LINE answered a profile that is not a JSON object", permanent=False,
+                            status=response.status_code)
+        return profile
 
     # -- LINE Login / LIFF -------------------------------------------------------------------
     def verify_id_token(self, id_token: str, channel_id: str) -> dict:
@@ -206,10 +217,16 @@ class LineClient:
             )
         headers = response.headers or {}
         request_id = _header(headers, "x-line-request-id")
-        sent = []
-        data = getattr(response, "data", None)
-        if data is not None and getattr(data, "sent_messages", None):
-            sent = [m.to_dict() for m in data.sent_messages]
+        # A 2xx means LINE accepted the send, whatever its body says: the body is read here, never
+        # by the SDK, whose models would raise on a body that breaks the documented shape (e.g.
+        # `sentMessages: []`) and turn an accepted send into an error someone would retry.
+        sent = _sent_messages(response.raw_data)
+        if not sent and operation in ("push", "reply"):
+            logger.warning(
+                "LINE %s: accepted (%s) but the answer lists no sent messages", operation,
+                response.status_code,
+                extra={"line_status": response.status_code, "line_request_id": request_id},
+            )
         logger.debug("LINE %s: %s", operation, response.status_code,
                      extra={"line_status": response.status_code, "line_request_id": request_id})
         return SendResult(status=response.status_code, request_id=request_id, sent_messages=sent)
@@ -219,6 +236,14 @@ class LineClient:
             return call()
         except ApiException as exc:
             raise self._classify_api_exception(operation, exc, accept_409) from exc
+        except UnicodeDecodeError as exc:
+            # The SDK decodes an error body as UTF-8 while handling the ApiException; a body in
+            # another encoding (a proxy's error page) raises from there. The status is still known.
+            api_error = exc.__context__
+            if not isinstance(api_error, ApiException):
+                raise
+            api_error.body = None
+            raise self._classify_api_exception(operation, api_error, accept_409) from exc
         except urllib3.exceptions.HTTPError as exc:
             # Timeouts and connection failures surface as raw urllib3 errors.
             logger.warning("LINE %s: no answer (%s)", operation, type(exc).__name__,
@@ -282,11 +307,26 @@ def _build(factory):
     """Build an SDK request; the SDK's own checks (≤ 5 messages, unknown types) are permanent."""
     try:
         return factory()
-    except (ValueError, TypeError) as exc:
-        # pydantic's text can echo the payload; keep the first line's field path only.
-        summary = str(exc).splitlines()
-        reason = "invalid request: " + (" ".join(summary[:3]) if summary else type(exc).__name__)
-        raise LineError(reason[:500], permanent=True) from exc
+    # The SDK's models raise pydantic errors (ValueError), and KeyError/TypeError for an object
+    # without `type` or of the wrong shape; none of them may escape as anything but a LineError.
+    except (ValueError, TypeError, LookupError) as exc:
+        raise LineError(_refusal(exc)[:500], permanent=True) from exc
+
+
+def _refusal(exc: Exception) -> str:
+    """Why the SDK refused a payload, without its values: some SDK messages quote the whole message
+    object (message text included), and this reason is stored and shown to staff."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # pydantic: field locations and messages, never the input
+        try:
+            parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors()]
+        except Exception:  # an errors() that is not pydantic's
+            parts = []
+        if parts:
+            return "invalid request: " + "; ".join(parts)
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+        return f"invalid request: a message object has no {exc.args[0]!r}"
+    return f"invalid request: a message object of unknown type or shape ({type(exc).__name__})"
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -312,6 +352,15 @@ def _retry_after(headers: Any) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def _sent_messages(raw: bytes | str | None) -> list[dict]:
+    """`sentMessages` from a 2xx body, leniently: whatever is not a list of objects counts as none."""
+    body = _json_or_none(raw)
+    sent = body.get("sentMessages") if isinstance(body, dict) else None
+    if not isinstance(sent, list):
+        return []
+    return [m for m in sent if isinstance(m, dict)]
 
 
 def _json_or_none(raw: bytes | str | None):

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask, g, request
 from werkzeug.serving import make_server, run_simple
 
-from . import DEFAULT_LOGIN_CHANNEL_ID, api, control, phone
+from . import DEFAULT_LOGIN_CHANNEL_ID, api, control, phone, spec
 from .core import LineSim, SimConfig
 from .signing import line_user_id
 from .state import SimState
@@ -65,6 +65,7 @@ def create_sim_app(
     state = SimState(seed=seed, reply_token_ttl=reply_token_ttl,
                      rate_limit_per_second=rate_limit_per_second)
     app.extensions["line_sim"] = LineSim(config, state)
+    spec.warm()
 
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
