@@ -133,9 +133,11 @@ def demo(port: int, sim_port: int, no_serve: bool) -> None:
 @click.option("--postgres", default=None, metavar="ADMIN_URL",
               help="Run on PostgreSQL: a database is created on this server per run and dropped after.")
 @click.option("--naive", is_flag=True, help="Also time benchmarks/naive_rules.py (slow) for the speed ratio.")
-def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool) -> None:
+@click.option("--in-process/--separate-processes-only", "in_process", default=True, show_default=True,
+              help="Also time the stages inside one process (beside the operators' separate commands).")
+def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, in_process: bool) -> None:
     from notifier.bench import run_bench
-    click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive), ensure_ascii=False, indent=2))
+    click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive, in_process), ensure_ascii=False, indent=2))
 
 
 for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, line_sim_command):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from notifier.cliutil import CommandError, as_of_option, emit, json_option, with_app
+from notifier.cliutil import CommandError, as_of_option, emit, json_option, progress, with_app
 
 
 @click.group("rules", help="The rules database (versioned, approved by a second person).")
@@ -49,8 +49,9 @@ def eligibility_run(as_of, as_json: bool) -> None:
     from notifier import audit, db
     from notifier.eligibility.run import NoActiveRules, run_eligibility
     try:
-        outcome = run_eligibility(db.engine(), db.session(), as_of, actor=audit.Actor.operator(),
-                                  max_age=current_app.config["SOURCE_MAX_AGE_DAYS"])
+        with progress(as_json) as update:
+            outcome = run_eligibility(db.engine(), db.session(), as_of, actor=audit.Actor.operator(),
+                                      max_age=current_app.config["SOURCE_MAX_AGE_DAYS"], progress=update)
     except NoActiveRules as exc:
         raise CommandError(str(exc)) from exc
     emit(outcome.as_dict(), as_json, outcome.lines())

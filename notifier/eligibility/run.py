@@ -61,12 +61,13 @@ class RunOutcome:
 
 def run_eligibility(engine: Engine, session: Session, as_of: dt.date, *, actor,
                     max_age: dict[str, int] | None = None, sources: dict[str, pd.DataFrame] | None = None,
-                    keep_frames: bool = False) -> RunOutcome:
+                    keep_frames: bool = False, progress=None) -> RunOutcome:
     """Evaluate every active rule that can be evaluated on `as_of` and store the run (one transaction).
 
     `sources`: frames a batch has just imported (the rest are read from the database, only the
     columns the household table uses of only the sources the evaluable rules read).
     """
+    step = progress or (lambda _label, _done, _total: None)
     pairs = active_rules(session)
     if not pairs:
         raise NoActiveRules("no active rules: run `notifier rules load eligibility_rules --activate` first")
@@ -74,8 +75,10 @@ def run_eligibility(engine: Engine, session: Session, as_of: dt.date, *, actor,
     ready = {rule.id: readiness(rule, statuses) for _v, rule in pairs}
     evaluable = [(v, rule) for v, rule in pairs if ready[rule.id].evaluable]
     names = {s for _v, rule in evaluable for s in rule.sources}
+    step("読込・世帯テーブル", 0, 3)
     frames = build_inputs(engine, as_of, sources, names=names)
     _sources, _links, table, consents = frames
+    step("判定", 1, 3)
     evaluation = evaluate([rule for _v, rule in evaluable], table, consents)
     versions = {rule.id: v.id for v, rule in pairs}
     summary = {}
@@ -89,6 +92,8 @@ def run_eligibility(engine: Engine, session: Session, as_of: dt.date, *, actor,
                          matches_with_tax_consent=int(row["matches_with_tax_consent"]),
                          not_evaluated_no_tax_consent=int(row["not_evaluated_no_tax_consent"]))
         summary[rule.id] = entry
+    step("保存", 2, 3)
     run_id = store_run(engine, as_of, table.n, evaluation, versions, actor=actor, summary=summary)
+    step("", 3, 3)
     return RunOutcome(run_id, as_of, table.n, summary, ready, statuses, evaluation,
                       frames if keep_frames else ())
