@@ -17,6 +17,7 @@ from notifier.consent.cli import consent_group
 from notifier.contract import ROLES
 from notifier.eligibility.cli import eligibility_group, rules_group
 from notifier.ingest.cli import data_group
+from notifier.jobs.cli import daily_command, scheduler_command
 from notifier.line.sim.cli import line_sim_command
 from notifier.linkage.cli import link_group
 
@@ -140,7 +141,8 @@ def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, i
     click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive, in_process), ensure_ascii=False, indent=2))
 
 
-for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, line_sim_command):
+for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, daily_command,
+               scheduler_command, line_sim_command):
     main.add_command(_group)
 
 

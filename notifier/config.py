@@ -30,6 +30,17 @@ def _parse_quiet_hours(value: str) -> tuple[time, time]:
         raise ConfigError(f"QUIET_HOURS must look like 20:00-09:00, got {value!r}") from exc
 
 
+def parse_time_of_day(value: str, name: str) -> time:
+    """HH:MM or HH:MM:SS (JST) → a time."""
+    try:
+        parts = [int(x) for x in value.strip().split(":")]
+        if len(parts) not in (2, 3):
+            raise ValueError(value)
+        return time(*parts)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must look like 06:30, got {value!r}") from exc
+
+
 def parse_source_max_age(value: str) -> dict[str, int]:
     """SOURCE_MAX_AGE_DAYS="shiminzei=400,hoiku=60" → the contract defaults with those overrides."""
     from notifier.contract import SOURCE_MAX_AGE_DAYS, SOURCES
@@ -94,6 +105,16 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
         "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),
         "SOURCE_MAX_AGE_DAYS": parse_source_max_age(env.get("SOURCE_MAX_AGE_DAYS", "")),
+        # The daily job: the folder the city's systems drop their exports into (archive/ and rejected/
+        # are made beside the files), an optional mapping file for their names, and when it runs (JST).
+        "DAILY_DROP_DIR": env.get("DAILY_DROP_DIR", ""),
+        "DAILY_MAPPING": env.get("DAILY_MAPPING", ""),
+        "DAILY_AT": parse_time_of_day(env.get("DAILY_AT", "06:30"), "DAILY_AT"),
+        "DISPATCH_EVERY_MINUTES": int(env.get("DISPATCH_EVERY_MINUTES", "5")),
+        # How long a scheduler's / a daily run's lease lasts without renewal: a standby takes over
+        # this long after the active one dies (renewed every third of it).
+        "SCHEDULER_LEASE_SECONDS": float(env.get("SCHEDULER_LEASE_SECONDS", "30")),
+        "DAILY_LEASE_SECONDS": float(env.get("DAILY_LEASE_SECONDS", "60")),
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_LOCK_MINUTES": int(env.get("LOGIN_LOCK_MINUTES", "15")),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -3,6 +3,7 @@ from notifier.models.accounts import StaffRole, StaffUser
 from notifier.models.audit import AuditEvent
 from notifier.models.base import Base
 from notifier.models.consent import ConsentEvent, ConsentText
+from notifier.models.jobs import APSCHEDULER_JOBS, JobRun, Lease
 from notifier.models.line import LineAccount, LinkAttempt, WebhookEvent
 from notifier.models.linkage import LinkCandidate, LinkDecision, PupilLink
 from notifier.models.rules import EligibilityMatch, EligibilityRun, RuleVersion
@@ -10,4 +11,4 @@ from notifier.models.sources import SOURCE_TABLES, ImportRun, QuarantineRow
 
 __all__ = ["Base", "StaffUser", "StaffRole", "AuditEvent", "SOURCE_TABLES", "ImportRun", "QuarantineRow", "PupilLink", "LinkCandidate", "LinkDecision",
            "ConsentEvent", "ConsentText", "LineAccount", "LinkAttempt", "WebhookEvent",
-           "EligibilityMatch", "EligibilityRun", "RuleVersion"]
+           "EligibilityMatch", "EligibilityRun", "RuleVersion", "JobRun", "Lease", "APSCHEDULER_JOBS"]

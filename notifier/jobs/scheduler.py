@@ -1,0 +1,144 @@
+"""`notifier scheduler`: APScheduler 3 in its own process, running `notifier daily` at DAILY_AT (JST).
+
+Only one scheduler acts at a time, even when two are started on two hosts: each waits for the
+`scheduler` lease in the database and starts APScheduler (its job store in the same database) only
+while it holds it; a standby takes over within about half a minute of the active one dying. A day
+whose run was cut short (the host died mid-run) is caught up once when a scheduler takes over.
+Each job runs as a child process (`python -m notifier daily`), so a crash or a memory peak stays
+there. SIGTERM stops the scheduler after the current step of a running job. One log line per job
+start and end, with counts only.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from notifier import clock
+from notifier.jobs import lease
+
+log = logging.getLogger(__name__)
+
+LEASE = "scheduler"
+
+_child_lock = threading.Lock()
+_child: subprocess.Popen | None = None
+
+
+def _run_child(args: list[str]) -> int:
+    """Run `python -m notifier ARGS --json` and log one line for its end (counts only)."""
+    global _child
+    cmd = [sys.executable, "-m", "notifier", *args, "--json"]
+    log.info("job %s start", args[0])
+    with _child_lock:
+        _child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = _child
+    out, err = proc.communicate()
+    with _child_lock:
+        _child = None
+    summary = {}
+    try:
+        payload = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+        summary = {s["step"]: s["status"] for s in payload.get("steps", [])} or payload
+    except (ValueError, KeyError, TypeError):
+        pass
+    log.info("job %s end: exit %s %s", args[0], proc.returncode, json.dumps(summary, ensure_ascii=False)[:500])
+    if proc.returncode != 0:
+        log.warning("job %s failed: %s", args[0], (err or "").strip().splitlines()[-1:] or "")
+    return proc.returncode
+
+
+def _child_running() -> bool:
+    with _child_lock:
+        return _child is not None and _child.poll() is None
+
+
+def daily_job() -> None:
+    """The scheduled daily run for today's business date (JST)."""
+    _run_child(["daily", "--as-of", clock.today_jst().isoformat()])
+
+
+def daily_incomplete_today(engine: Engine, daily_at) -> bool:
+    """True after today's DAILY_AT when today's run was cut short: a step never ran, or was left
+    running or stopped. A step that failed is not retried automatically (it needs a person)."""
+    from notifier.jobs.daily import JOB, STEPS
+    from notifier.models import JobRun
+    now = clock.now_jst()
+    if now.time() < daily_at:
+        return False
+    today = now.date()
+    with engine.connect() as conn:
+        latest = select(JobRun.step, func.max(JobRun.id).label("id")).where(
+            JobRun.job == JOB, JobRun.business_date == today).group_by(JobRun.step).subquery()
+        status = dict(conn.execute(select(JobRun.step, JobRun.status).join(latest, JobRun.id == latest.c.id)).all())
+    return any(status.get(s.name) in (None, "running", "stopped") for s in STEPS) and \
+        "failed" not in status.values()
+
+
+def _scheduler(engine: Engine, config: dict):
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from apscheduler.triggers.cron import CronTrigger
+    at = config["DAILY_AT"]
+    sched = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(2)}, timezone=clock.JST,
+        # A missed run is caught up once (coalesce), if it is at most 6 hours late.
+        job_defaults={"coalesce": True, "misfire_grace_time": 6 * 3600, "max_instances": 1})
+    sched.add_job("notifier.jobs.scheduler:daily_job", CronTrigger(hour=at.hour, minute=at.minute,
+                                                                    second=at.second, timezone=clock.JST),
+                  id="daily", name="daily", replace_existing=True)
+    return sched
+
+
+def run_scheduler(engine: Engine, config: dict, *, stop: threading.Event | None = None) -> None:
+    """Wait for the lease, schedule while holding it, stand by again if it is lost; until SIGTERM."""
+    stop = stop or threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("scheduler: signal %s, stopping after the current step", signum)
+        stop.set()
+        with _child_lock:
+            if _child is not None and _child.poll() is None:
+                _child.send_signal(signal.SIGTERM)      # `daily` finishes its current step, then stops
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    holder = lease.holder_id()
+    ttl = float(config.get("SCHEDULER_LEASE_SECONDS") or 30)
+    log.info("scheduler %s started; waiting for the lease", holder)
+    while not stop.is_set():
+        held = lease.Held(engine, LEASE, ttl=ttl, renew_every=ttl / 3, holder=holder)
+        if not held.acquire():
+            stop.wait(min(5.0, ttl / 6))
+            continue
+        log.info("scheduler %s holds the lease at %s", holder, clock.now_jst().isoformat(timespec="seconds"))
+        sched = _scheduler(engine, config)
+        sched.start()
+        try:
+            checked = 0.0
+            while not stop.is_set() and not held.lost.is_set():
+                # Catch up a day that a dead scheduler (or host) cut short, once, when nothing runs.
+                if time.monotonic() - checked >= 30 and not _child_running() and \
+                        sched.get_job("daily-catch-up") is None and daily_incomplete_today(engine, config["DAILY_AT"]):
+                    log.info("scheduler: today's daily run is incomplete; catching up")
+                    sched.add_job("notifier.jobs.scheduler:daily_job", id="daily-catch-up", replace_existing=True)
+                if time.monotonic() - checked >= 30:
+                    checked = time.monotonic()
+                stop.wait(1.0)
+        finally:
+            # On SIGTERM wait for a running job (its child stops after the current step); when the
+            # lease was lost, stop scheduling at once — another scheduler acts now.
+            sched.shutdown(wait=stop.is_set())
+            held.release()
+            if held.lost.is_set():
+                log.warning("scheduler %s lost the lease; standing by", holder)
+    log.info("scheduler %s stopped", holder)

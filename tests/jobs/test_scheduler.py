@@ -1,0 +1,112 @@
+"""`notifier scheduler` as real processes: only the lease holder runs `daily` at DAILY_AT; when it is
+killed, the standby takes over and the day completes once."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from notifier import clock
+from notifier.jobs import lease, scheduler
+from notifier.models import ImportRun, JobRun
+from tests.jobs.test_daily import drop
+
+pytestmark = pytest.mark.slow
+
+
+def start_scheduler(database_url: str, drop_dir, daily_at: str, log_path) -> subprocess.Popen:
+    env = {**os.environ, "NOTIFIER_ENV": "test", "DATABASE_URL": database_url, "DAILY_DROP_DIR": str(drop_dir),
+           "DAILY_AT": daily_at, "SCHEDULER_LEASE_SECONDS": "3", "DAILY_LEASE_SECONDS": "3"}
+    # A session of its own, so killing it takes its `daily` child too (as when a host dies).
+    return subprocess.Popen([sys.executable, "-m", "notifier", "scheduler"], env=env, start_new_session=True,
+                            stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def daily_rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(JobRun.run, JobRun.step, JobRun.status, JobRun.host)
+                            .where(JobRun.job == "daily").order_by(JobRun.id)).all()
+
+
+def day_complete(engine) -> bool:
+    latest = {}
+    for _run, step, status, _host in daily_rows(engine):
+        latest[step] = status
+    return set(latest) == {"import", "link", "eligibility"} and set(latest.values()) == {"ok"}
+
+
+def stored_imports(engine) -> dict:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(ImportRun.source, func.count()).where(ImportRun.status == "stored")
+                                 .group_by(ImportRun.source)).all())
+
+
+@pytest.fixture
+def setup(app, runner, tmp_path, tiny_exports):
+    assert runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"]).exit_code == 0
+    return drop(tiny_exports, tmp_path / "drop"), app.extensions["db_engine"]
+
+
+def soon(seconds: int) -> str:
+    return (clock.now_jst() + dt.timedelta(seconds=seconds)).strftime("%H:%M:%S")
+
+
+def test_two_schedulers_run_the_daily_job_once(setup, database_url, tmp_path):
+    drop_dir, engine = setup
+    at = soon(8)
+    procs = [start_scheduler(database_url, drop_dir, at, tmp_path / f"s{i}.log") for i in range(2)]
+    try:
+        wait_for(lambda: day_complete(engine), 90, "the daily run to complete")
+        time.sleep(4)                                  # give the standby every chance to run it again
+        runs = {run for run, *_ in daily_rows(engine)}
+        assert len(runs) == 1, daily_rows(engine)
+        assert set(stored_imports(engine).values()) == {1}
+        holder = lease.current(engine, scheduler.LEASE).holder
+        assert holder.split(":")[1] in {str(p.pid) for p in procs}
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=60)
+    assert all(p.returncode == 0 for p in procs), [open(tmp_path / f"s{i}.log").read()[-1500:] for i in range(2)]
+
+
+def test_when_the_active_scheduler_dies_mid_run_the_standby_completes_the_day_once(setup, database_url, tmp_path):
+    drop_dir, engine = setup
+    at = soon(6)
+    first = start_scheduler(database_url, drop_dir, at, tmp_path / "first.log")
+    wait_for(lambda: lease.current(engine, scheduler.LEASE), 30, "the first scheduler to take the lease")
+    second = start_scheduler(database_url, drop_dir, at, tmp_path / "second.log")
+    try:
+        # Kill the active scheduler and its `daily` child while the run is under way.
+        wait_for(lambda: any(status == "running" for *_x, status, _h in daily_rows(engine)), 60,
+                 "the daily run to start")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        wait_for(lambda: day_complete(engine), 120, "the standby to complete the day")
+        imports = stored_imports(engine)
+        assert len(imports) == 17 and set(imports.values()) == {1}, imports   # each export once
+        rows = daily_rows(engine)
+        killed_run = rows[0][0]                        # the run cut short with the first scheduler
+        assert any(run != killed_run and status == "ok" for run, _s, status, _h in rows), rows
+        assert str(second.pid) in lease.current(engine, scheduler.LEASE).holder
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=60)
+    assert second.returncode == 0, open(tmp_path / "second.log").read()[-2000:]
