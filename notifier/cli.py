@@ -39,7 +39,7 @@ def db_group() -> None:
 
 @db_group.command("upgrade", help="Apply migrations (SQLite by default, PostgreSQL by DATABASE_URL).")
 @json_option
-@with_app
+@with_app(check_schema=False)
 def db_upgrade(as_json: bool) -> None:
     from flask import current_app
 

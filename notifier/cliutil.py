@@ -21,12 +21,13 @@ class CommandError(click.ClickException):
     """A one-line reason; the command exits non-zero."""
 
 
-def with_app(fn=None, *, web: bool = False):
+def with_app(fn=None, *, web: bool = False, check_schema: bool = True):
     """Run the command inside an application context.
 
     Under `flask --app wsgi …` (and Flask's test runner) the app Flask loads is used. Otherwise an app
     is made from the environment: without the web parts (no blueprints, no SECRET_KEY needed) unless
-    `web=True` — batch commands never touch sessions.
+    `web=True` — batch commands never touch sessions. A database whose schema is not at the code's
+    migration head is refused with a one-line reason (`check_schema=False` for `db upgrade`).
     """
     def decorate(fn):
         @wraps(fn)
@@ -44,6 +45,11 @@ def with_app(fn=None, *, web: bool = False):
             except ConfigError as exc:
                 raise CommandError(str(exc)) from exc
             with app.app_context():
+                if check_schema:
+                    from notifier import db, migrate
+                    problem = migrate.out_of_date(db.engine())
+                    if problem:
+                        raise CommandError(problem)
                 return fn(*args, **kwargs)
         return wrapper
     return decorate(fn) if fn is not None else decorate

@@ -160,3 +160,14 @@ def line_stack(database_url):
     if client is not None:
         client.close()
     app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture(scope="session")
+def tiny_exports(tmp_path_factory):
+    """A tiny generated city's exports (generated once per run; the job and ops tests drop them)."""
+    from notifier.synth import generate
+    out = tmp_path_factory.mktemp("tiny_city")
+    generate("tiny", 5, out)
+    return out
+
+

@@ -80,7 +80,8 @@ def step_import(ctx: Context) -> StepOutcome:
 def step_link(ctx: Context) -> StepOutcome:
     from notifier.linkage.run import run_linkage
     _result, counts = run_linkage(ctx.engine, ctx.day)
-    return StepOutcome(counts.as_dict(), new_data=True)
+    flat = {"roster": counts.roster, "linked": counts.linked, "review": counts.review, "unlinked": counts.unlinked}
+    return StepOutcome({**flat, **{k: int(v) for k, v in counts.by_method.items()}}, new_data=True)
 
 
 def step_eligibility(ctx: Context) -> StepOutcome:
@@ -105,6 +106,21 @@ STEPS: list[Step] = [
     Step("eligibility", "該当判定", step_eligibility, ("link",)),
 ]
 STEP_LABELS = {s.name: s.label for s in STEPS}
+# What the counts of the steps mean, for the operations page and the command's lines.
+COUNT_LABELS = {
+    "imported": "取込ファイル", "rejected": "取込中止ファイル", "already_imported": "取込済みのため省略",
+    "unknown": "既知でないファイル", "rows_stored": "保存行", "rows_quarantined": "隔離行",
+    "roster": "学齢簿", "linked": "照合済み", "review": "要確認", "unlinked": "照合なし",
+    "exact": "完全一致", "loose_kana": "カナの表記ゆれで一致", "scored": "点数で照合", "manual": "職員の判断",
+    "run_id": "判定番号", "households": "世帯", "matches": "対象世帯", "rules_evaluated": "判定したルール",
+    "rules_skipped": "判定しなかったルール",
+}
+
+
+def count_text(counts: dict | None) -> str:
+    """Counts as staff read them: 取込ファイル 17、保存行 1,934 …"""
+    return "、".join(f"{COUNT_LABELS.get(k, k)} {v:,}" if isinstance(v, int) else f"{COUNT_LABELS.get(k, k)} {v}"
+                    for k, v in (counts or {}).items())
 
 
 # --- running -------------------------------------------------------------------------------------
@@ -134,8 +150,7 @@ class DailyResult:
         marks = {"ok": "✓", "failed": "✗", "skipped": "－", "stopped": "■", "done": "✓"}
         out = [f"{self.day.isoformat()} の日次処理（{self.run}）"]
         for s in self.steps:
-            counts = "、".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
-                              for k, v in (s.get("counts") or {}).items())
+            counts = count_text(s.get("counts"))
             out.append(f"  {marks.get(s['status'], '?')} {s['label']}: {s['status_label']}"
                        + (f"（{counts}）" if counts else "") + (f" — {s['note']}" if s.get("note") else "")
                        + (f" — {s['error']}" if s.get("error") else ""))

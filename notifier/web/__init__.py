@@ -94,6 +94,7 @@ NAV = [
     ("consents.index", "同意の管理", ("coordinator",)),
     ("rules.index", "ルール", ("rule_author", "rule_approver")),
     ("rules.approvals", "承認待ち", ("rule_approver",)),
+    ("ops.index", "運用状況", ("coordinator",)),
     ("audit.index", "操作履歴", ("auditor",)),
 ]
 
@@ -138,6 +139,7 @@ def init_app(app: Flask) -> None:
         data_views,
         liff_views,
         main_views,
+        ops_views,
         rules_views,
         webhook,
     )
@@ -147,5 +149,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(data_views.bp)
     app.register_blueprint(rules_views.bp)
+    app.register_blueprint(ops_views.bp)
     webhook.init_app(app)
     liff_views.init_app(app)
