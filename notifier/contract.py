@@ -95,6 +95,18 @@ CONSENT_CHANNELS = ("LINE", "LIFF", "窓口", "CSW", "職員")
 # Channels on which staff may record a *grant*: only what the resident said to them in person.
 STAFF_GRANT_CHANNELS = ("窓口", "CSW")
 
+# Who checks on a household that did not respond (issue "Follow-up"): the school and its SSW when a
+# member is an enrolled pupil; the public-health nurse when the youngest child is under 6 and no member
+# is a pupil; otherwise the community social worker.
+OUTREACH_ROUTES = {
+    "school_ssw": "学校・スクールソーシャルワーカー（SSW）",
+    "health_nurse": "保健師（母子保健）",
+    "csw": "コミュニティソーシャルワーカー（CSW・いきいきネット相談支援センター）",
+}
+PRESCHOOL_AGE_LIMIT = 6       # the youngest child "under 6" goes to the public-health nurse
+OUTREACH_LEGAL_BASIS = ("要保護児童対策地域協議会（要対協）における情報共有"
+                        "（児童福祉法第25条の2・第25条の3）")
+
 # Staff roles (design.md "Staff web app").
 ROLES = ("admin", "rule_author", "rule_approver", "coordinator", "caseworker", "auditor")
 ROLE_LABELS = {"admin": "管理者", "rule_author": "ルール作成者", "rule_approver": "ルール承認者",

@@ -93,3 +93,26 @@ def import_sources(app, directory, sources: dict[str, list[dict]], *, complete: 
     summary = import_directory(app.extensions["db_engine"], directory, Mapping(), actor="test")
     assert not summary.failed, summary.as_dict()
     return summary
+
+
+# --- household tables from compact rows (pure tests) ---------------------------------------------
+def household_table(as_of, links=(), **rows):
+    """build_household_table over sources given as rows with the loader's dtypes; juminhyo rows
+    default setai_no 'H1', relation 世帯主, sex 1 and a plausible name/address."""
+    import pandas as pd
+
+    from notifier.households import build_household_table, empty_sources, source_frame
+    sources = empty_sources()
+    for name, rs in rows.items():
+        rs = [dict(r) for r in rs]
+        if name == "juminhyo":
+            for r in rs:
+                r.setdefault("setai_no", "H1")
+                r.setdefault("relation", "世帯主")
+                r.setdefault("sex", 1)
+                r.setdefault("name", "試験")
+                r.setdefault("name_kana", "シケン")
+                r.setdefault("address_code", "272190000001")
+        sources[name] = source_frame(name, rs)
+    link_df = pd.DataFrame(list(links), columns=["pupil_id", "atena_no"]).astype("str")
+    return build_household_table(sources, link_df, as_of)
