@@ -28,6 +28,10 @@ from notifier.ingest.kana import GAIJI_MARK
 # Scoring weights: log-likelihood-like points per item (agreement, disagreement).
 W_KANA_STRICT, W_KANA_LOOSE, W_KANA_DIFF, W_KANA_GAIJI = 8.0, 6.0, -8.0, 2.0
 W_DOB_SAME, W_DOB_DIFF = 7.0, -10.0
+# A birth date one typing slip away (a day or three off, day and month swapped, the year off by one):
+# hand-entered rosters do that. Weak disagreement, so such a pupil reaches the review queue rather
+# than nobody; kana, sex, address, guardian and grade with it make 16 < AUTO_SCORE, never a link.
+W_DOB_NEAR = -2.0
 W_SEX_SAME, W_SEX_DIFF = 1.0, -5.0
 W_ADDR_SAME, W_ADDR_DIFF = 3.0, -1.0
 W_GUARDIAN_SAME, W_GUARDIAN_DIFF = 5.0, -1.0
@@ -173,6 +177,22 @@ def _without(p: np.ndarray, r: np.ndarray, exclude: np.ndarray, n_res: int) -> n
     return ~np.isin(p * n_res + r, exclude)
 
 
+def _one_slip_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dates (int64 days) differing by one typing slip: 1–3 days apart, day and month swapped, or the
+    same day of the month one year apart. Missing dates never are."""
+    ok = (a != _NAT) & (b != _NAT)
+    a_, b_ = np.where(ok, a, 0).astype("datetime64[D]"), np.where(ok, b, 0).astype("datetime64[D]")
+    ya, yb = a_.astype("datetime64[Y]"), b_.astype("datetime64[Y]")
+    ma, mb = a_.astype("datetime64[M]") - ya.astype("datetime64[M]"), b_.astype("datetime64[M]") - yb.astype("datetime64[M]")
+    da, db = a_ - a_.astype("datetime64[M]").astype("datetime64[D]"), b_ - b_.astype("datetime64[M]").astype("datetime64[D]")
+    ma, mb, da, db = (x.astype(np.int64) + 1 for x in (ma, mb, da, db))
+    ya, yb = ya.astype(np.int64), yb.astype(np.int64)
+    close = np.abs(a - b) <= 3
+    swapped = (ya == yb) & (ma == db) & (da == mb)
+    year = (ma == mb) & (da == db) & (np.abs(ya - yb) == 1)
+    return ok & (a != b) & (close | swapped | year)
+
+
 def score_pairs(c: _Coded, p: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray]:
     """Each pair's points per item (EVIDENCE) and their sum, `score`."""
     sp, sr = c.strict
@@ -180,7 +200,8 @@ def score_pairs(c: _Coded, p: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray
     kana = np.select([(sp[p] == sr[r]) & (sp[p] >= 0), (lp[p] == lr[r]) & (lp[p] >= 0),
                       c.gaiji[0][p] | c.gaiji[1][r]], [W_KANA_STRICT, W_KANA_LOOSE, W_KANA_GAIJI], W_KANA_DIFF)
     dp, dr = c.dob[0][p], c.dob[1][r]
-    dob = np.where(dp == _NAT, 0.0, np.where((dp == dr), W_DOB_SAME, W_DOB_DIFF))
+    dob = np.where(dp == _NAT, 0.0, np.where(dp == dr, W_DOB_SAME,
+                                             np.where(_one_slip_apart(dp, dr), W_DOB_NEAR, W_DOB_DIFF)))
     sex = np.where(c.sex[0][p] == c.sex[1][r], W_SEX_SAME, W_SEX_DIFF)
     ap, ar = c.addr[0][p], c.addr[1][r]
     addr = np.where(ap < 0, 0.0, np.where(ap == ar, W_ADDR_SAME, W_ADDR_DIFF))
