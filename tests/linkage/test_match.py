@@ -126,3 +126,19 @@ def test_a_birth_date_far_from_the_residents_is_a_full_disagreement():
                     residents(PARENT, CHILD), as_of=AS_OF)
     assert status(r)["P1"]["status"] == "review"     # 8 - 10 + 1 + 3 + 5 + 1 = 8: just worth a look
     assert r.candidates["evidence"].iloc[0]["dob"] == -10.0
+
+
+def test_a_blocking_key_shared_by_too_many_residents_proposes_no_one():
+    """BLOCK_CAP keeps the candidate pairs linear in the roster: a kana and sex held by more residents
+    than the cap says nothing for a pupil without a birth date, so that block proposes no one."""
+    from notifier.linkage.match import BLOCK_CAP
+    n = BLOCK_CAP + 1
+    many = [(f"A{i:04d}", f"H{i:04d}", "サトウユウト", "サトユト", f"2016-{i % 12 + 1:02d}-01", 1, f"27219100{i:04d}")
+            for i in range(n)]
+    pupils = [(f"P{i:04d}", "サトウユウト", "サトユト", None, 1, None, None, None, 4) for i in range(50)]
+    r = link_roster(roster(*pupils), residents(*many), as_of=AS_OF)
+    assert (r.links["status"] == "unlinked").all() and r.candidates.empty
+    # One resident fewer and the block proposes them all: each pupil goes to review with five shown.
+    r = link_roster(roster(*pupils), residents(*many[:BLOCK_CAP]), as_of=AS_OF)
+    assert (r.links["status"] == "review").all()
+    assert len(r.candidates) == 50 * 5
