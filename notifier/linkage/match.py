@@ -95,13 +95,14 @@ class _Coded:
     """
 
     def __init__(self, roster: pd.DataFrame, residents: pd.DataFrame, as_of: date):
-        self.roster, self.residents = roster, residents
         self.P, self.R = len(roster), len(residents)
+        distinct = {}
 
         def shared(rcol: str, pcol: str) -> tuple[np.ndarray, np.ndarray]:
             # Arrow strings factorise in C (dictionary encoding); object strings would hash in Python.
             both = pd.concat([roster[rcol].astype(_ARROW), residents[pcol].astype(_ARROW)], ignore_index=True)
-            codes, _ = both.factorize()
+            codes, uniques = both.factorize()
+            distinct[rcol] = len(uniques)
             return codes[:self.P].astype(np.int64), codes[self.P:].astype(np.int64)
 
         self.strict = shared("name_kana_strict", "name_kana_strict")
@@ -119,8 +120,9 @@ class _Coded:
         first, last = school_birth_window(roster["grade"], as_of)
         self.window = (_days(first), _days(last))
         # (household, name) of every resident: "someone in that household carries the guardian's kana".
-        self._width = int(names.max(initial=0)) + 2
-        self._member_keys = np.unique(self.setai * self._width + names)
+        # Every guardian or name code is below the width, so a key names one household and one name.
+        self._width = distinct["guardian_kana_loose"] + 1
+        self._member_keys = np.unique((self.setai * self._width + names)[names >= 0])
 
     def _field(self, side: int, name: str) -> np.ndarray:
         return {"name_kana_strict": self.strict, "name_kana_loose": self.loose, "address_code": self.addr,
