@@ -830,9 +830,8 @@ class _Builder:
             # older siblings of current pupils: that family's surname, address and guardian
             cur_rows = np.flatnonzero(enrolled[idx])
             sib = (rng.random(n_past) < dirt.rate("gakureibo.past_pupil.sibling")) & (len(cur_rows) > 0)
-            j = cur_rows[rng.integers(0, max(len(cur_rows), 1), n_past) % max(len(cur_rows), 1)] \
-                if len(cur_rows) else np.zeros(n_past, dtype=np.int64)
             if len(cur_rows):
+                j = cur_rows[rng.integers(0, len(cur_rows), n_past)]
                 family = pd.Series(kana_true[j], dtype=object).str.split("\u3000").str[0].to_numpy(dtype=object)
                 skana = np.where(sib, family, skana)
                 pcode = np.where(sib, code[j], pcode)
