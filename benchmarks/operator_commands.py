@@ -7,7 +7,10 @@ the wall time and the peak resident memory of that process. The pandas read floo
 Prints JSON: per command the median, min and max of wall seconds and peak MiB, and the machine load.
 
     python benchmarks/operator_commands.py instance/izumi --runs 3 [--postgres postgresql://postgres@127.0.0.1:5432/test]
-        [--notifier /path/to/other/.venv/bin/notifier]   # e.g. the code before a change
+        [--notifier A/.venv/bin/notifier --notifier B/.venv/bin/notifier]
+
+With several --notifier (e.g. the code before and after a change) the runs interleave, A B A B …,
+so that a machine shared with others slows both alike; each gets its own figures.
 """
 from __future__ import annotations
 
@@ -65,11 +68,12 @@ def main() -> None:
     ap.add_argument("directory", type=Path)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--postgres", help="admin URL of a PostgreSQL server; a database is created per run")
-    ap.add_argument("--notifier", default=str(Path(sys.executable).with_name("notifier")))
+    ap.add_argument("--notifier", action="append", help="the notifier command (repeat to compare)")
     args = ap.parse_args()
-    figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in COMMANDS}
+    notifiers = args.notifier or [str(Path(sys.executable).with_name("notifier"))]
+    figures = {n: {name: [] for name, _ in COMMANDS} for n in notifiers}
     loads = [os.getloadavg()[0]]
-    for _ in range(args.runs):
+    for notifier in [n for _ in range(args.runs) for n in notifiers]:
         with tempfile.TemporaryDirectory() as tmp:
             if args.postgres:
                 name = f"notifier_opbench_{uuid.uuid4().hex[:8]}"
@@ -80,7 +84,7 @@ def main() -> None:
             env = {**os.environ, "NOTIFIER_ENV": "development", "DATABASE_URL": url}
             try:
                 for label, argv in COMMANDS:
-                    figures[label].append(timed([args.notifier, *[a.format(dir=args.directory) for a in argv]], env))
+                    figures[notifier][label].append(timed([notifier, *[a.format(dir=args.directory) for a in argv]], env))
             finally:
                 if args.postgres:
                     _pg(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -90,11 +94,10 @@ def main() -> None:
     def stats(values: list[float]) -> dict:
         return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
                 "max": round(max(values), 2)}
-    out = {"database": "postgresql" if args.postgres else "sqlite", "notifier": args.notifier,
-           "runs": args.runs, "load_1min": [round(x, 2) for x in loads], "cpus": os.cpu_count(),
-           "read_floor_s": stats(floors),
-           "commands": {k: {"wall_s": stats([w for w, _ in v]), "peak_mib": stats([m for _, m in v])}
-                        for k, v in figures.items()}}
+    out = {"database": "postgresql" if args.postgres else "sqlite", "runs": args.runs,
+           "load_1min": [round(x, 2) for x in loads], "cpus": os.cpu_count(), "read_floor_s": stats(floors),
+           "commands": {n: {k: {"wall_s": stats([w for w, _ in v]), "peak_mib": stats([m for _, m in v])}
+                            for k, v in per.items()} for n, per in figures.items()}}
     print(json.dumps(out, indent=1))
 
 
