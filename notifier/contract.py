@@ -65,6 +65,11 @@ GRADES = ("小1", "小2", "小3", "小4", "小5", "小6", "中1", "中2", "中3"
 GRADE_LABELS = {i: g for i, g in enumerate(GRADES, start=1)}
 ELEMENTARY_GRADES = range(1, 7)
 JUNIOR_HIGH_GRADES = range(7, 10)
+# The grades each kind of school has, by how its 学校名 ends (longest ending first: 小中学校 also ends
+# in 中学校). 学年 written as the year within the school (「2年」, 「２年生」) is read through it: a
+# 中学校's 2年 is 中2 (8), a 小学校's 2年 is 小2 (2), a 義務教育学校's 7年 is 中1 (7).
+SCHOOL_KIND_GRADES = {"義務教育学校": range(1, 10), "小中学校": range(1, 10),
+                      "小学校": ELEMENTARY_GRADES, "中学校": JUNIOR_HIGH_GRADES}
 
 # 要介護状態区分 in order of need; CARE_RANK 要支援1 = 1 … 要介護5 = 7 (0 = no certification).
 CARE_LEVELS = ("要支援1", "要支援2", "要介護1", "要介護2", "要介護3", "要介護4", "要介護5")
@@ -271,7 +276,8 @@ SOURCE_OK, SOURCE_MISSING, SOURCE_STALE = "ok", "missing", "stale"
 #   code      one of `codes`
 #   sex       1 male / 2 female (1, 男, 2, 女)
 #   relation  続柄 as written; `relation_norm` folds 長男/長女/二男… to 子
-#   grade     1–9 (小1=1 … 中3=9; the bare numbers 1–9 are accepted)
+#   grade     1–9 (小1=1 … 中3=9; the bare numbers 1–9 are accepted; 「N年」 by the school's kind,
+#             SCHOOL_KIND_GRADES; a grade the named kind of school does not have is refused)
 #   handbook_grade  身体 1–6級, 精神 1–3級 (stored as "1級" even when written "1"), 療育 A/B/A1/A2/B1/B2
 #   flag      bool (有 = True; 無 or blank = False)
 #   datetime  JST date-time, stored as naive UTC

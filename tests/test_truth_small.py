@@ -1,7 +1,8 @@
 """The whole data path on the generator's `small` city, judged by its truth files.
 
-名寄せ: precision ≥ 99.9% of auto-links, ≥ 99.5% of linkable pupils linked automatically, pupils with
-no current resident left unlinked. Eligibility: the engine agrees exactly with the naive reference
+Import: exactly the rows the generator made invalid are quarantined. 名寄せ: precision ≥ 99.9% of
+auto-links, ≥ 98.5% of linkable pupils linked automatically (the rest in review), pupils with no
+current resident never linked. Eligibility: the engine agrees exactly with the naive reference
 for the three default rules at three as-of dates, with tax consent for all, none and a seeded half.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import text
 
 from notifier.eligibility.engine import evaluate
 from notifier.eligibility.rules import load_rules
@@ -37,13 +39,23 @@ def test_small_city_links_and_matches_the_truth(app, small_city):
     engine = app.extensions["db_engine"]
     summary = import_directory(engine, small_city, Mapping(), actor="test")
     assert not summary.failed
-    assert sum(f.rows_quarantined for f in summary.files) == 0
+    # Exactly the rows the generator made invalid are quarantined, at the cell it names; no other.
+    with engine.connect() as conn:
+        held = pd.DataFrame(conn.execute(text('SELECT file, line, "column", value FROM quarantine_rows')).all(),
+                            columns=["file", "line", "column", "value"])
+    want = pd.read_csv(small_city / "_truth" / "quarantine.csv", dtype={"value": str}, keep_default_na=False)
+    key = ["file", "line", "column", "value"]
+    assert len(want) >= 15
+    assert held.sort_values(key).reset_index(drop=True).equals(want.sort_values(key).reset_index(drop=True))
+    assert sum(f.rows_quarantined for f in summary.files) == len(want)
 
     result, _counts = run_linkage(engine, date(2026, 11, 1))
     truth_links = pd.read_csv(small_city / "_truth" / "roster_links.csv", dtype=str)
     c = confusion(result.links, truth_links)
     assert c["precision"] >= 0.999, c
-    assert c["recall_auto"] >= 0.995, c
+    # 1% of roster birth dates are typed wrong and wait for a person (review), as do most blank ones
+    # among namesakes: 98.5% of the linkable pupils link by themselves.
+    assert c["recall_auto"] >= 0.985, c
     assert c["auto_linked_not_linkable"] == 0, c
     assert c["unlinked_linkable"] == 0, c        # the rest are in the review queue
     assert c["review"] == c["review_linkable"], c

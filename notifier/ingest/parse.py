@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from notifier.contract import CHILD_RELATION_RE, GRADES, HANDBOOK_GRADE_PATTERNS, RELATIONS, SEX_CODES, Column, Source
+from notifier.contract import (
+    CHILD_RELATION_RE,
+    GRADES,
+    HANDBOOK_GRADE_PATTERNS,
+    RELATIONS,
+    SCHOOL_KIND_GRADES,
+    SEX_CODES,
+    Column,
+    Source,
+)
 
 from .dates import parse_dates, parse_datetimes_jst, parse_fiscal_years, parse_months
 from .decode import QUARANTINE_COLUMNS, StructuralError, map_distinct, nfkc, suspicious_rows, text_masks
@@ -138,17 +147,51 @@ def _handbook_grade(col: pd.Series, c: Column, frame: pd.DataFrame, source: Sour
     return _Cell({c.field: values}, [(bad, "等級が手帳種別（" + kind + "）に合いません: " + text)])
 
 
+def _school_kind(names: pd.Series) -> pd.Series:
+    """The SCHOOL_KIND_GRADES kind each 学校名 ends in (missing where it ends in none)."""
+    kind = pd.Series(None, index=names.index, dtype="object")
+    for k in SCHOOL_KIND_GRADES:  # longest ending first: 小中学校 before 中学校
+        kind = kind.mask(kind.isna().to_numpy() & names.str.endswith(k).fillna(False).to_numpy(bool), k)
+    return kind
+
+
+def _grade(col: pd.Series, c: Column, frame: pd.DataFrame, source: Source, **_) -> _Cell:
+    """学年 as 小1–中3, as the contract's 1–9, or as the year within the school (「2年」, 「２年生」).
+
+    The year within the school needs the school's kind, read from its 学校名 (SCHOOL_KIND_GRADES):
+    a 中学校's 2年 is 中2. Where the name says no kind, 「2年」 is refused rather than guessed, and a
+    grade the named kind of school does not have (中学校 with 小3, or with a bare 2) is refused too.
+    """
+    text = _text(col)
+    written = text.map(_GRADE).astype("float64")
+    year = text.str.extract(r"^([1-9])年生?$", expand=False).astype("float64")
+    names = next((_text(frame[s.header]) for s in source.columns if s.field == "school_name" and s.header in frame),
+                 pd.Series("", index=col.index, dtype="str"))
+    kind = _school_kind(names)
+    first = kind.map({k: r.start for k, r in SCHOOL_KIND_GRADES.items()}).astype("float64")
+    last = kind.map({k: r.stop - 1 for k, r in SCHOOL_KIND_GRADES.items()}).astype("float64")
+    in_school = first + year - 1
+    values = written.fillna(in_school.where(in_school <= last))
+    no_kind = year.notna() & kind.isna()
+    misfit = values.notna() & kind.notna() & ((values < first) | (values > last))
+    checks = [(no_kind, "学校名から小学校・中学校の別が分からないため読めません: " + text),
+              (values.isna() & text.ne(""), "学年の値が不正です: " + text),
+              (misfit, "学年が学校の種別（" + kind.fillna("") + "）に合いません: " + text)]
+    return _Cell({c.field: values.astype("Int8")}, checks)
+
+
 _KINDS: dict[str, Callable[..., _Cell]] = {
     "id": _id, "key": _key, "text": _plain_text, "kana": _kana, "code": _code, "relation": _relation,
     "handbook_grade": _handbook_grade,
     "sex": _lookup(SEX_CODES, "Int8", "性別の値が不正です"),
-    "grade": _lookup(_GRADE, "Int8", "学年の値が不正です"),
+    "grade": _grade,
     "flag": _lookup(_FLAG, "bool", "有・無以外の値です"),
 } | {kind: _parsed(kind) for kind in _PARSERS}
 # Kinds validated over the whole column, not once per distinct value by parse_source: ids are
 # nearly all distinct (finding the distinct values would cost more than it saves), kana and the
-# parsers find distinct values themselves, and a handbook grade depends on 手帳種別 in the same row.
-_WHOLE_COLUMN = {"id", "key", "kana", "handbook_grade"} | set(_PARSERS)
+# parsers find distinct values themselves, a handbook grade depends on 手帳種別 and a 学年 on 学校名
+# in the same row.
+_WHOLE_COLUMN = {"id", "key", "kana", "handbook_grade", "grade"} | set(_PARSERS)
 
 
 def _first_reason(index: pd.Index, checks: list[tuple[pd.Series, str | pd.Series]]) -> pd.Series:

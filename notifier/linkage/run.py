@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
-from notifier import clock, residents
+from notifier import bulk, clock, residents
 from notifier.ingest.load import load_source
 from notifier.linkage.match import RESIDENT_COLUMNS, ROSTER_COLUMNS, LinkResult, link_roster
 from notifier.models import LinkCandidate, LinkDecision, PupilLink
@@ -61,16 +61,16 @@ def run_linkage(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | 
 
 
 def store_result(engine: Engine, result: LinkResult) -> None:
-    now = clock.now()
-    links = result.links.assign(linked_at=now)
-    links["score"] = links["score"].astype(object).where(links["score"].notna(), None)
-    links["atena_no"] = links["atena_no"].astype(object).where(links["atena_no"].notna(), None)
+    # One row per roster row: in bulk, as the source snapshots are (the ORM's per-value processing
+    # cost more than the matching). linked_at as the text SQLAlchemy's DateTime reads back.
+    now = clock.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+    links = result.links[["pupil_id", "atena_no", "status", "method", "score", "fingerprint"]].assign(linked_at=now)
     with engine.begin() as conn:
         conn.execute(delete(LinkCandidate))
         conn.execute(delete(PupilLink))
         if len(links):
-            conn.execute(PupilLink.__table__.insert(), links[["pupil_id", "atena_no", "status", "method", "score",
-                                                              "fingerprint", "linked_at"]].to_dict("records"))
+            bulk.insert_frame(conn, PupilLink.__table__.name, links)
+        # Candidates are few (review rows only) and carry JSON evidence: the ORM's insert types it.
         if len(result.candidates):
             conn.execute(LinkCandidate.__table__.insert(), result.candidates.to_dict("records"))
 

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from . import dirt, names
+from . import dirt, invalid, names
 from .population import (
     DAY,
     NAT,
@@ -84,6 +84,7 @@ class City:
     content_dirt: dict[str, int] = field(default_factory=dict)
     people: pd.DataFrame | None = None
     households: pd.DataFrame | None = None
+    held: dict[str, pd.DataFrame] = field(default_factory=dict)  # invalid rows (invalid.hold_back)
 
 
 def _stream(seed: int, name: str) -> np.random.Generator:
@@ -155,6 +156,8 @@ class _Builder:
         self._refresh()
         self._namesakes()
         self._refresh()
+        self._household_namesakes()
+        self._refresh()
 
     def _refresh(self) -> None:
         P = self.P
@@ -201,6 +204,58 @@ class _Builder:
                 P.at[b, col] = P.at[a, col]
         self.namesake_pairs = pairs
         self.content["gakureibo.namesake_pairs"] = len(pairs)
+
+    def _household_namesakes(self) -> None:
+        """Same-name cousins in one household: a son's family (a couple and their only child, a
+        pupil) moves in with his parents, and the child carries the given name of a cousin of about
+        the same age already there. Same kana, sex, address and guardian household; birth dates differ."""
+        rng = self.rng("household_namesakes")
+        P, H = self.P, self.H
+        hrow, cur = self.hrow, self.cur
+        pupil = cur & (self.grade >= 1) & (self.grade <= 9) & ~P["twin"].to_numpy()
+        rel = P["relation"].to_numpy()
+        htype = H["htype"].to_numpy()[hrow]
+        size = np.bincount(hrow, weights=cur, minlength=len(H))[hrow]
+        used = np.zeros(len(H), dtype=bool)
+        for a, b in self.namesake_pairs:
+            used[hrow[a]] = used[hrow[b]] = True
+        free = ~H["removed"].to_numpy().astype(bool)[hrow]
+        # hosts: a three-generation household with a 孫 at school and room for three more (≤ 8 people)
+        hosts = np.flatnonzero(pupil & free & (rel == "孫") & (htype == "three_gen") & (size <= 5))
+        guests = np.flatnonzero(pupil & free & (rel == "子") & (htype == "couple_children") & (size == 3))
+        n_pupils = int(pupil.sum())
+        k = max(1, int(round(n_pupils * dirt.rate("gakureibo.household_namesake_pairs")))) if n_pupils >= 10 else 0
+        sex, grade = P["sex"].to_numpy(), self.grade
+        pairs = []
+        for a in rng.permutation(hosts)[: 20 * k + 20]:  # a few dozen pairs: a short loop
+            if len(pairs) >= k:
+                break
+            if used[hrow[a]]:
+                continue
+            fit = guests[(sex[guests] == sex[a]) & ~used[hrow[guests]] & (np.abs(grade[guests] - grade[a]) <= 2)]
+            if not len(fit):
+                continue
+            b = fit[int(rng.integers(len(fit)))]
+            pairs.append((a, b))
+            used[hrow[a]] = used[hrow[b]] = True
+        gone = []
+        for a, b in pairs:
+            host, guest = hrow[a], hrow[b]
+            fam = np.flatnonzero(hrow == guest)
+            own = fam[P["surname_idx"].to_numpy()[fam] == H.at[guest, "surname_idx"]]
+            P.loc[own, "surname_idx"] = H.at[host, "surname_idx"]  # the father is the host's son
+            adult = P.loc[fam, "relation"].isin(["世帯主", "夫", "妻"]).to_numpy()
+            P.loc[fam[adult], "relation"] = np.where(P.loc[fam[adult], "sex"].to_numpy() == 1, "子", "子の妻")
+            P.loc[fam[~adult], "relation"] = "孫"
+            P.loc[b, ["given_kanji", "given_kana"]] = P.loc[a, ["given_kanji", "given_kana"]].to_numpy()
+            P.loc[fam, "hid"] = H.at[host, "hid"]
+            P.loc[fam, "htype"] = "three_gen"
+            gone.append(guest)
+        if gone:
+            self.H = H.drop(index=gone).reset_index(drop=True)
+            self.hrow = pd.Index(self.H["hid"]).get_indexer(P["hid"])
+        self.household_namesake_pairs = pairs
+        self.content["gakureibo.household_namesake_pairs"] = len(pairs)
 
     # ------------------------------------------------------------ incomes and welfare
     def incomes(self) -> None:
@@ -754,36 +809,57 @@ class _Builder:
         guardian = np.where(g >= 0, self.kana_true[np.maximum(g, 0)], "")
         pupil_pid = idx
         case = np.where(enrolled[idx], "current", "moved_away")
-        # past pupils with no juminhyo row at all
+        # past pupils kept on the roster: they left school 1–6 years ago (after 中3, or earlier when
+        # the family moved away) and have no juminhyo row (the export keeps removals for 3 years)
         n_past = int(round(enrolled.sum() * dirt.rate("gakureibo.past_pupil")))
+        graduated = np.zeros(len(grade), dtype=bool)
         if n_past:
-            pg = rng.integers(1, 10, n_past)
-            left_fy = self.fy - rng.integers(1, 4, n_past)
-            sy = left_fy - pg - 6
+            grad = rng.random(n_past) < dirt.rate("gakureibo.past_pupil.graduated")
+            pg = np.where(grad, 9, rng.integers(1, 9, n_past))      # the grade the roster still shows
+            sy = self.fy - rng.integers(1, 7, n_past) - pg - 6      # their school (birth) year
             pb = from_ymd(sy, 4, 2) + DAY * rng.integers(0, 365, n_past)
             psex = rng.choice([1, 2], n_past)
             _, gkana = _given_names(rng, psex, pb)
             w = self.sn["weight"].to_numpy()
             skana = self.sn["kana"].to_numpy()[rng.choice(len(self.sn), n_past, p=w / w.sum())]
+            pc = rng.integers(0, len(self.choaza), n_past)
+            pcode = self.choaza["code"].to_numpy()[pc]
+            paddr = dirt._join("和泉市", self.choaza["town"].to_numpy()[pc], rng.integers(1, 30, n_past), "-",
+                               rng.integers(1, 20, n_past))
+            pguard = dirt._join(skana, "\u3000", _given_names(rng, np.full(n_past, 2), pb - _years(30))[1])
+            # older siblings of current pupils: that family's surname, address and guardian
+            cur_rows = np.flatnonzero(enrolled[idx])
+            sib = (rng.random(n_past) < dirt.rate("gakureibo.past_pupil.sibling")) & (len(cur_rows) > 0)
+            if len(cur_rows):
+                j = cur_rows[rng.integers(0, len(cur_rows), n_past)]
+                family = pd.Series(kana_true[j], dtype=object).str.split("\u3000").str[0].to_numpy(dtype=object)
+                skana = np.where(sib, family, skana)
+                pcode = np.where(sib, code[j], pcode)
+                paddr = np.where(sib, addr[j], paddr)
+                pc = np.where(sib, cidx[j], pc)
+                pguard = np.where(sib & (guardian[j] != ""), guardian[j], pguard)
             pk = dirt._join(skana, "\u3000", gkana)
-            # never the exact kana and birth date of a resident
-            key = set(zip(self.kana_true, self.birth.astype(str)))
-            fresh = np.array([(k, b) not in key for k, b in zip(pk, pb.astype(str))])
-            pg, pb, psex, pk, sy = pg[fresh], pb[fresh], psex[fresh], pk[fresh], sy[fresh]
-            m = len(pk)
-            pc = rng.integers(0, len(self.choaza), m)
-            gkana_guard = dirt._join(skana[fresh], "\u3000", _given_names(rng, np.full(m, 2), pb - _years(30))[1])
-            grade = np.concatenate([grade, pg])
-            kana_true = np.concatenate([kana_true, pk])
-            sex = np.concatenate([sex, psex])
-            birth = np.concatenate([birth, pb])
-            code = np.concatenate([code, self.choaza["code"].to_numpy()[pc]])
-            addr = np.concatenate([addr, dirt._join("和泉市", self.choaza["town"].to_numpy()[pc],
-                                                    rng.integers(1, 30, m), "-", rng.integers(1, 20, m))])
-            cidx = np.concatenate([cidx, pc])
-            guardian = np.concatenate([guardian, gkana_guard])
+            # Never a current resident's kana in the same 町字, nor anyone's kana and birth date: such
+            # a row is no one's to tell apart, and the truth could not call it a past pupil.
+            here = pd.Index(pd.Series(self.kana_true[self.cur], dtype=object) + "|" +
+                            pd.Series(H["address_code"].to_numpy()[hrow[self.cur]], dtype=object))
+            born = pd.Index(pd.Series(self.kana_true, dtype=object) + "|" + pd.Series(self.birth.astype(str), dtype=object))
+            fresh = ~(pd.Index(pd.Series(pk, dtype=object) + "|" + pd.Series(pcode, dtype=object)).isin(here) |
+                      pd.Index(pd.Series(pk, dtype=object) + "|" + pd.Series(pb.astype(str), dtype=object)).isin(born))
+            m = int(fresh.sum())
+            grade = np.concatenate([grade, pg[fresh]])
+            kana_true = np.concatenate([kana_true, pk[fresh]])
+            sex = np.concatenate([sex, psex[fresh]])
+            birth = np.concatenate([birth, pb[fresh]])
+            code = np.concatenate([code, pcode[fresh]])
+            addr = np.concatenate([addr, paddr[fresh]])
+            cidx = np.concatenate([cidx, pc[fresh]])
+            guardian = np.concatenate([guardian, pguard[fresh]])
             pupil_pid = np.concatenate([pupil_pid, np.full(m, -1)])
             case = np.concatenate([case, np.full(m, "past_pupil")])
+            graduated = np.concatenate([graduated, grad[fresh]])
+            self.content["gakureibo.past_pupil.graduated"] = int(grad[fresh].sum())
+            self.content["gakureibo.past_pupil.sibling"] = int(sib[fresh].sum())
         n = len(grade)
         # school by district; ID = entry year + serial
         elem = np.array([f"和泉市立{s}小学校" for s in names.ELEMENTARY_SCHOOLS], dtype=object)
@@ -801,6 +877,8 @@ class _Builder:
         # content dirt: kana typed differently, blank birth dates, an old address
         kana, kana_flag = self._kana_variants(rng, kana_true)
         blank = rng.random(n) < dirt.rate("gakureibo.birth_date.blank")
+        wrong = ~blank & (rng.random(n) < dirt.rate("gakureibo.birth_date.wrong"))
+        birth = np.where(wrong, _mistyped_dates(rng, birth), birth)
         moved_in_city = (case == "current") & (rng.random(n) < dirt.rate("gakureibo.address_code.moved"))
         new_c = (cidx + rng.integers(1, len(self.choaza), n)) % len(self.choaza)
         code = np.where(moved_in_city, self.choaza["code"].to_numpy()[new_c], code)
@@ -809,12 +887,14 @@ class _Builder:
         gblank = rng.random(n) < dirt.rate("gakureibo.guardian_kana.blank")
         guardian = np.where(gblank, "", guardian)
         self.content["gakureibo.birth_date.blank"] = int(blank.sum())
+        self.content["gakureibo.birth_date.wrong"] = int(wrong.sum())
         self.content["gakureibo.address_code.moved"] = int(moved_in_city.sum())
         self.content["gakureibo.guardian_kana.blank"] = int(gblank.sum())
         self.content["gakureibo.past_pupil"] = int((case == "past_pupil").sum())
         self.content["gakureibo.moved_away"] = int((case == "moved_away").sum())
         self.roster_info = pd.DataFrame({"pupil_id": pupil_id, "pid": pupil_pid, "case": case,
-                                         "kana_flag": kana_flag, "blank_birth": blank,
+                                         "kana_flag": kana_flag, "blank_birth": blank, "wrong_birth": wrong,
+                                         "graduated": graduated,
                                          "address_moved": moved_in_city, "grade": grade})
         order = np.argsort(pupil_id, kind="stable")
         f = _frame(pupil_id=pupil_id, name_kana=kana, birth_date=np.where(blank, NAT, birth), sex=sex,
@@ -1075,7 +1155,7 @@ class _Builder:
 
     def consents(self, apps: pd.DataFrame) -> pd.DataFrame:
         rng = self.rng("consent")
-        n = {"tiny": 12, "small": 40}.get(self.scale, 60)
+        n = max(12, int(round(self.cur.sum() * dirt.rate("consent.rows_per_resident"))))
         pool = np.unique(apps["_pid"].to_numpy())
         pool = pool[self.cur[pool]]
         extra = np.flatnonzero(self.cur & (self.P["relation"].to_numpy() == "世帯主"))
@@ -1144,6 +1224,22 @@ class _Builder:
                                               P["removal_reason"].to_numpy()), _relation_alt=alt)
 
 
+def _mistyped_dates(rng, d: np.ndarray) -> np.ndarray:
+    """The same dates typed wrong, each still a valid and different date: a day off by 1–3, day and
+    month swapped (where the day is 12 or less and differs), or the year off by one."""
+    d = _d(d)
+    n = len(d)
+    y, m, dd = ymd(d)
+    kind = rng.integers(0, 3, n)
+    sign = np.where(rng.random(n) < 0.5, -1, 1)
+    shifted = d + DAY * sign * rng.integers(1, 4, n)
+    swap = (kind == 1) & (dd <= 12) & (dd != m)
+    swapped = from_ymd(y, np.where(swap, dd, 1), np.where(swap, m, 1))
+    year = (kind == 2) & ~((m == 2) & (dd == 29))
+    yeared = from_ymd(y + sign, m, np.where(year, dd, 1))
+    return np.where(swap, swapped, np.where(year, yeared, shifted))
+
+
 def _fix_truth_removals(b: _Builder, truth_dates: list[date]) -> None:
     """Put a few removals exactly on the truth dates (消除日 = D means not a resident on D)."""
     rng = b.rng("truth_removals")
@@ -1201,8 +1297,16 @@ def build_city(scale: str, seed: int, as_of: date, truth_dates: list[date]) -> C
         dates = [c for c in f.columns if f[c].dtype.kind == "M"][:1]
         frames[name] = f.sort_values(key + dates, kind="stable").reset_index(drop=True)
     links = _links(b)
+    # Invalid registry rows only for people removed before the first truth date (never current on a
+    # truth date) and not the removed row of a pupil who moved away (the truth points at it).
+    j = frames["juminhyo"]
+    removed = j["removed_on"].to_numpy().astype("datetime64[D]")
+    eligible = {"juminhyo": ~np.isnat(removed) & (removed < b.first_truth) &
+                ~j["atena_no"].isin(links["removed_atena_no"]).to_numpy()}
+    held = invalid.hold_back(b.rng("invalid"), frames, eligible, b.content)
+    links = links[links["pupil_id"].isin(frames["gakureibo"]["pupil_id"])].reset_index(drop=True)
     return City(as_of=as_of, scale=scale, seed=seed, frames=frames, links=links, content_dirt=b.content,
-                people=b.P, households=b.H)
+                people=b.P, households=b.H, held=held)
 
 
 def _links(b: _Builder) -> pd.DataFrame:
@@ -1222,10 +1326,18 @@ def _links(b: _Builder) -> pd.DataFrame:
     sib_same = pd.Series(b.birth[b.cur].astype(str)).groupby(b.hrow[b.cur]).value_counts()
     hb = pd.MultiIndex.from_arrays([b.hrow[np.maximum(pid, 0)], b.birth[np.maximum(pid, 0)].astype(str)])
     twin &= sib_same.reindex(hb).fillna(0).to_numpy() >= 2
+    # household namesake: another current resident of the same household with the same kana (cousins)
+    hkey = pd.Series(b.kana_true[b.cur]).astype(str) + "|" + pd.Series(b.hrow[b.cur]).astype(str)
+    mine = pd.Series(np.where(has, b.kana_true[np.maximum(pid, 0)], "")).astype(str) + "|" + \
+        pd.Series(b.hrow[np.maximum(pid, 0)]).astype(str)
+    household_namesake = cur & (mine.map(hkey.value_counts()).fillna(0).to_numpy() >= 2)
     kana_flag = info["kana_flag"].to_numpy().astype(str)
     parts = [np.where(info["case"].to_numpy() != "current", info["case"].to_numpy().astype(str), ""),
+             np.where(info["graduated"].to_numpy(), "graduated", ""),
+             np.where(household_namesake, "household_namesake", ""),
              np.where(namesake, "namesake", ""), np.where(twin, "twin", ""),
              np.where(info["blank_birth"].to_numpy(), "blank_birth", ""),
+             np.where(info["wrong_birth"].to_numpy(), "wrong_birth", ""),
              np.where(kana_flag != "", np.char.add("kana_", kana_flag), ""),
              np.where(info["address_moved"].to_numpy(), "address_moved", "")]
     flags = [";".join(p for p in row if p) for row in zip(*parts)]
@@ -1233,7 +1345,9 @@ def _links(b: _Builder) -> pd.DataFrame:
     prim = case == "current"
     for label, m in (("address_moved", info["address_moved"].to_numpy()),
                      ("kana_variant", info["kana_flag"].to_numpy() != ""),
-                     ("blank_birth", info["blank_birth"].to_numpy()), ("twin", twin), ("namesake", namesake)):
-        case[prim & m] = label  # the last assignment wins: namesake > twin > blank_birth > kana > address
+                     ("blank_birth", info["blank_birth"].to_numpy()), ("wrong_birth", info["wrong_birth"].to_numpy()),
+                     ("twin", twin), ("namesake", namesake), ("household_namesake", household_namesake)):
+        # the last assignment wins: household_namesake > namesake > twin > wrong_birth > blank_birth > kana > address
+        case[prim & m] = label
     return pd.DataFrame({"pupil_id": info["pupil_id"], "atena_no": np.where(cur, atena, ""), "case": case,
                          "flags": flags, "removed_atena_no": np.where(has & ~cur, atena, "")})

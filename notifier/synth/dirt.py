@@ -5,11 +5,14 @@ Two layers:
   dates, an old address code). It is already in the clean frames, because the importer must keep
   such values as written.
 * **rendering dirt** only changes how a value is written in the CSV (era dates, commas, full-width
-  digits, 男/女, 長男, bare grade numbers, exact duplicate rows, the file's encoding). Parsing the CSV
-  must give back the clean value.
+  digits, 男/女, 長男, bare grade numbers, 「５年」, exact duplicate rows, the file's encoding). Parsing
+  the CSV must give back the clean value.
+
+A third kind is not dirt but damage: **invalid rows** (impossible dates, unknown codes; invalid.py)
+that the importer must quarantine. They are in the CSV only, never in the clean frames, and
+``_truth/quarantine.csv`` lists each one (file, line, column).
 
 Every rate is in ``DIRT_RATES``; ``_truth/dirt.json`` repeats them with the counts actually applied.
-Nothing here makes a row invalid under the data contract.
 """
 from __future__ import annotations
 
@@ -31,12 +34,17 @@ DIRT_RATES: dict[str, float] = {
     "gakureibo.name_kana.long_vowel": 0.03,    # オオノ→オーノ, サトウ→サトー, ユウト→ユート
     "gakureibo.name_kana.small_kana": 0.02,    # ショウタ→シヨウタ (small kana typed large)
     "gakureibo.birth_date.blank": 0.03,
+    "gakureibo.birth_date.wrong": 0.01,        # a valid but wrong date: day ±1–3, day/month swapped, year ±1
     "gakureibo.address_code.moved": 0.01,      # moved within the city; roster keeps the old address
     "gakureibo.guardian_kana.blank": 0.05,
     "gakureibo.namesake_pairs": 0.004,         # pairs of pupils (per enrolled pupil) made namesakes
-    "gakureibo.past_pupil": 0.01,              # pupils with no juminhyo row at all (per enrolled pupil)
+    "gakureibo.household_namesake_pairs": 0.003,  # same-name cousins in one household (pairs per enrolled pupil)
+    "gakureibo.past_pupil": 0.96,              # past pupils kept, with no juminhyo row (per enrolled pupil)
+    "gakureibo.past_pupil.graduated": 0.50,    # of past pupils: left after 中3 (the rest moved away earlier)
+    "gakureibo.past_pupil.sibling": 0.25,      # of past pupils: an older sibling of a current pupil
     "gakureibo.moved_away_kept": 0.70,         # pupils of moved-out households still on the roster
     "gakureibo.private_school": 0.03,          # school-age residents not on the municipal roster
+    "consent.rows_per_resident": 0.238,        # counter/CSW consent rows per current resident (izumi ≈ 44,000)
     # --- rendering dirt (CSV only) ---
     "date.alt_format": 0.15,                   # non-blank date cells in another contract form
     "month.alt_format": 0.20,                  # 202504 or R7.4 instead of 2025-04
@@ -47,10 +55,15 @@ DIRT_RATES: dict[str, float] = {
     "sex.kanji": 0.30,                         # 男/女 instead of 1/2 (gakureibo only)
     "relation.ordinal": 0.15,                  # 長男/長女/二男… instead of 子
     "grade.numeric": 0.10,                     # 1–9 instead of 小1–中3
+    "grade.school_year": 0.10,                 # 「5年」/「５年」: the year within the school (中学校 2年 = 中2)
     "handbook_grade.fullwidth": 0.05,          # １級, Ａ
     "flag.blank_for_no": 0.50,                 # 無 left blank
     "duplicate_rows": 0.002,                   # exact repeats, only in DUPLICATE_FILES
+    # --- damage (CSV only; the importer must quarantine these rows) ---
+    "invalid_rows": 0.001,                     # per file with ≥ INVALID_MIN_ROWS rows, at least one
 }
+# A file this short gets no invalid row (a tiny city's 家庭児童相談 has a handful of rows).
+INVALID_MIN_ROWS = 20
 
 # Files with exact duplicate rows (a repeated line in an export; harmless to every rule).
 DUPLICATE_FILES = ("kaigo_service", "shusseki", "boshi_kenshin", "jido_teate")

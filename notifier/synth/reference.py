@@ -11,11 +11,12 @@ ISO strings; blanks may be None, NaN, NaT or "". Months (service_month) may be a
 the month or 'YYYY-MM'. Fiscal years are ints. ``links`` has columns pupil_id and atena_no (blank or
 missing atena_no = not linked). Extra columns and extra frames are ignored.
 
-Literal readings worth knowing (they are what rules.md says; see the report in generate()):
-* A current resident is anyone in juminhyo with 消除日 blank or after D. rules.md does not look at
-  住民となった日 or the birth date, so a person who moved in, or was born, after D still counts.
-* 就学援助 clause 3 looks at 認定年度 and 取消日 only (not 認定日).
+Literal readings worth knowing (they are what rules.md says):
+* A current resident is anyone in juminhyo with 住民となった日 blank or on/before D and 消除日 blank
+  or after D.
+* 就学援助 clause 3 looks at 認定年度 = FY(D), 認定日 on/before D and 取消日 blank or after D.
 * Enrolled pupil: a current resident linked to a roster row whose 学年 is 小1–中3, whatever the date.
+  Past pupils have no current resident (synth: graduated or moved away), so no link makes one count.
 """
 from __future__ import annotations
 

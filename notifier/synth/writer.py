@@ -95,6 +95,11 @@ class _Renderer:
             out = GRADE_NAMES[g].copy()
             sel = self._pick("grade.numeric", np.ones(n, dtype=bool))
             out[sel] = g[sel].astype(str)
+            # the year within the school: the generated schools are 小学校 (1–6) and 中学校 (7–9)
+            sel = self._pick("grade.school_year", ~sel)
+            year = dirt._join(np.where(g > 6, g - 6, g), "年")
+            wide = self.rng.random(n) < 0.5
+            out[sel] = np.where(wide[sel], dirt.fullwidth_digits(year[sel]), year[sel])
             return out
         if kind == "relation":
             out = _strings(v)
@@ -121,16 +126,39 @@ class _Renderer:
                 out[sel] = dirt.fullwidth_digits(out[sel])
         return out
 
-    def frame(self, name: str, clean: pd.DataFrame) -> tuple[list[str], list[np.ndarray]]:
-        """(headers, rendered columns) of one file, with its duplicate rows in place."""
+    def frame(self, name: str, clean: pd.DataFrame, held: pd.DataFrame | None = None
+              ) -> tuple[list[str], list[np.ndarray], pd.DataFrame]:
+        """(headers, rendered columns, invalid cells) of one file: the held-back rows back at their
+        place with their invalid cell, and the duplicate rows in place. Invalid cells: line, column,
+        value (line 1 is the header)."""
         cols = columns_of(name)
-        data = [self.column(name, c, clean[c.field], clean) for c in cols]
-        if name in dirt.DUPLICATE_FILES and len(clean):
-            dup = self.rng.random(len(clean)) < dirt.rate("duplicate_rows")
+        n_held = 0 if held is None else len(held)
+        rows = clean
+        if n_held:
+            at = held["_pos"].to_numpy()
+            place = np.concatenate([np.setdiff1d(np.arange(len(clean) + n_held), at), at])
+            rows = pd.concat([clean, held[clean.columns]], ignore_index=True).iloc[np.argsort(place, kind="stable")]
+            rows = rows.reset_index(drop=True)
+        data = [np.array(self.column(name, c, rows[c.field], rows), dtype=object) for c in cols]
+        spoiled = np.zeros(len(rows), dtype=bool)
+        if n_held:
+            spoiled[at] = True
+            header_of = {c.field: i for i, c in enumerate(cols)}
+            for field, group in held.groupby("_field"):
+                data[header_of[field]][group["_pos"].to_numpy()] = group["_text"].to_numpy()
+        order = np.arange(len(rows))
+        if name in dirt.DUPLICATE_FILES and len(rows):
+            dup = (self.rng.random(len(rows)) < dirt.rate("duplicate_rows")) & ~spoiled
             self.counts[f"duplicate_rows.{name}"] = int(dup.sum())
-            order = np.sort(np.concatenate([np.arange(len(clean)), np.flatnonzero(dup)]), kind="stable")
+            order = np.sort(np.concatenate([order, np.flatnonzero(dup)]), kind="stable")
             data = [d[order] for d in data]
-        return [c.header for c in cols], data
+        bad = pd.DataFrame(columns=["line", "column", "value"])
+        if n_held:
+            by_field = {c.field: c.header for c in cols}
+            held = held.sort_values("_pos")
+            bad = pd.DataFrame({"line": np.searchsorted(order, held["_pos"].to_numpy()) + 2,
+                                "column": held["_field"].map(by_field).to_numpy(), "value": held["_text"].to_numpy()})
+        return [c.header for c in cols], data, bad
 
 
 def write_csv(headers: list[str], columns: list[np.ndarray], path: Path, encoding: str) -> None:
@@ -149,13 +177,17 @@ def write_city(city: City, out: Path, truth: dict, seconds: dict) -> dict:
     counts: dict[str, int] = {}
     r = _Renderer(_stream(city.seed, "render"), counts)
     rows = {}
+    quarantine = []
     for name in list(SOURCES) + ["consent"]:
         clean = city.frames[name]
-        headers, columns = r.frame(name, clean)
+        headers, columns, bad = r.frame(name, clean, city.held.get(name))
         enc = dirt.FILE_ENCODINGS.get(name, dirt.DEFAULT_ENCODING)
         write_csv(headers, columns, out / file_of(name), enc)
         rows[name] = len(columns[0])
+        quarantine.append(bad.assign(file=file_of(name)))
         clean[[c.field for c in columns_of(name)]].to_parquet(tdir / "clean" / f"{name}.parquet", index=False)
+    quarantine = pd.concat(quarantine, ignore_index=True)[["file", "line", "column", "value"]]
+    quarantine.to_csv(tdir / "quarantine.csv", index=False, lineterminator="\n")
 
     links = city.links.rename(columns={"pupil_id": "児童生徒番号", "atena_no": "宛名番号"})
     links.to_csv(tdir / "roster_links.csv", index=False, lineterminator="\n")
@@ -177,6 +209,7 @@ def write_city(city: City, out: Path, truth: dict, seconds: dict) -> dict:
         "residents_current": int(city.people["removed_on"].isna().sum()),
         "households_current": int((~city.households["removed"]).sum()),
         "rows": rows,
+        "quarantine_rows": {k: int(v) for k, v in quarantine["file"].value_counts().sort_index().items()},
         "roster_cases": {k: int(v) for k, v in city.links["case"].value_counts().sort_index().items()},
         "rule_matches": truth["counts"],
     }

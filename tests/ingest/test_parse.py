@@ -338,3 +338,29 @@ def test_every_source_parses_a_valid_row_and_quarantines_a_bad_one(name):
         expected_columns.append("gaiji")
     assert list(p.frame.columns) == expected_columns
     assert quarantined(p) == [(3, source.columns[first_required].header, "", REQUIRED)]
+
+
+def test_a_grade_written_as_the_year_within_the_school_is_read_by_the_school_kind():
+    header = "児童生徒番号,氏名カナ,生年月日,性別,住所コード,住所,学校コード,学校名,学年,保護者氏名カナ"
+    rows = [("P01", "和泉市立和泉中学校", "２年"),      # 中学校 2年 = 中2
+            ("P02", "和泉市立光明台小学校", "５年"),     # 小学校 5年 = 小5
+            ("P03", "和泉市立光明台小学校", "5年生"),
+            ("P04", "南義務教育学校", "7年"),            # 義務教育学校 7年 = 中1
+            ("P05", "北小中学校", "8年"),                # a 小中学校 counts 1–9 too, though it ends in 中学校
+            ("P06", "和泉市立和泉中学校", "中3"),
+            ("P07", "和泉市立和泉中学校", "9"),          # the contract's 1–9
+            ("P08", "和泉学園", "2年"),                   # no kind in the name: not guessed
+            ("P09", "和泉市立和泉中学校", "4年"),        # a 中学校 has three years
+            ("P10", "和泉市立和泉中学校", "小3"),        # a grade this kind of school does not have
+            ("P11", "和泉市立和泉中学校", "2"),          # 小2 by the contract: not at a 中学校
+            ("P12", "和泉市立光明台小学校", "中1")]
+    p = parse("gakureibo", "\n".join([header] + [f"{i},イズミ タロウ,,1,,,X1,{school},{grade}," for i, school, grade in rows])
+              + "\n")
+    assert dict(zip(p.frame["pupil_id"], p.frame["grade"].tolist())) == {
+        "P01": 8, "P02": 5, "P03": 5, "P04": 7, "P05": 8, "P06": 9, "P07": 9}
+    assert quarantined(p) == [
+        (9, "学年", "2年", "学校名から小学校・中学校の別が分からないため読めません: 2年"),
+        (10, "学年", "4年", "学年の値が不正です: 4年"),
+        (11, "学年", "小3", "学年が学校の種別（中学校）に合いません: 小3"),
+        (12, "学年", "2", "学年が学校の種別（中学校）に合いません: 2"),
+        (13, "学年", "中1", "学年が学校の種別（小学校）に合いません: 中1")]

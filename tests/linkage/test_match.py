@@ -110,3 +110,35 @@ def test_one_resident_is_never_auto_linked_to_two_pupils():
     r = link_roster(roster(("P1", *dup[1:]), dup), residents(PARENT, CHILD), as_of=AS_OF)
     s = status(r)
     assert [s["P1"]["status"], s["P2"]["status"]] == ["review", "review"]
+
+
+def test_a_birth_date_typed_one_slip_wrong_goes_to_review_never_to_a_link():
+    # Everything agrees but the day (17 → 18), the day and month swapped, or the year.
+    for typed in ("2016-06-02", "2016-01-06", "2017-06-01"):
+        r = link_roster(roster(("P1", "サトウユウト", "サトユト", typed, 1, "272191000101", "サトウハナコ", "サトハナコ", 4)),
+                        residents(PARENT, CHILD), as_of=AS_OF)
+        assert status(r)["P1"] == {"atena_no": None, "status": "review", "method": "scored"}, typed
+        assert r.candidates["evidence"].iloc[0]["dob"] == -2.0
+
+
+def test_a_birth_date_far_from_the_residents_is_a_full_disagreement():
+    r = link_roster(roster(("P1", "サトウユウト", "サトユト", "2016-09-20", 1, "272191000101", "サトウハナコ", "サトハナコ", 4)),
+                    residents(PARENT, CHILD), as_of=AS_OF)
+    assert status(r)["P1"]["status"] == "review"     # 8 - 10 + 1 + 3 + 5 + 1 = 8: just worth a look
+    assert r.candidates["evidence"].iloc[0]["dob"] == -10.0
+
+
+def test_a_blocking_key_shared_by_too_many_residents_proposes_no_one():
+    """BLOCK_CAP keeps the candidate pairs linear in the roster: a kana and sex held by more residents
+    than the cap says nothing for a pupil without a birth date, so that block proposes no one."""
+    from notifier.linkage.match import BLOCK_CAP
+    n = BLOCK_CAP + 1
+    many = [(f"A{i:04d}", f"H{i:04d}", "サトウユウト", "サトユト", f"2016-{i % 12 + 1:02d}-01", 1, f"27219100{i:04d}")
+            for i in range(n)]
+    pupils = [(f"P{i:04d}", "サトウユウト", "サトユト", None, 1, None, None, None, 4) for i in range(50)]
+    r = link_roster(roster(*pupils), residents(*many), as_of=AS_OF)
+    assert (r.links["status"] == "unlinked").all() and r.candidates.empty
+    # One resident fewer and the block proposes them all: each pupil goes to review with five shown.
+    r = link_roster(roster(*pupils), residents(*many[:BLOCK_CAP]), as_of=AS_OF)
+    assert (r.links["status"] == "review").all()
+    assert len(r.candidates) == 50 * 5

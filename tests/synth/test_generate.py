@@ -15,7 +15,8 @@ import pytest
 
 from notifier.contract import CONSENT_FILE, GRADES, RELATIONS, SOURCES
 from notifier.synth import DIRT_RATES, IZUMI_TABLE, generate
-from notifier.synth.dirt import DUPLICATE_FILES, FILE_ENCODINGS
+from notifier.synth.dirt import DUPLICATE_FILES, FILE_ENCODINGS, INVALID_MIN_ROWS
+from notifier.synth.invalid import SPOILERS
 
 from .conftest import load_clean
 
@@ -170,13 +171,42 @@ def test_each_file_decodes_in_its_stated_encoding_with_contract_headers(small_ci
     assert all(len(r) == len(rows[0]) for r in rows[1:])
 
 
+def parse_row(cols, row: list[str]) -> list:
+    """A CSV row → clean values; 学年 「N年」 is the year within the school its 学校名 names."""
+    out = []
+    for c, cell in zip(cols, row):
+        m = re.fullmatch(r"([1-9])年", unicodedata.normalize("NFKC", cell)) if c.kind == "grade" else None
+        if m:
+            school = row[[x.field for x in cols].index("school_name")]
+            assert school.endswith(("小学校", "中学校")), school
+            out.append(int(m[1]) + (6 if school.endswith("中学校") else 0))
+        else:
+            out.append(parse(c, cell))
+    return out
+
+
+def _quarantine(out) -> pd.DataFrame:
+    return pd.read_csv(out / "_truth" / "quarantine.csv", dtype={"value": str}, keep_default_na=False)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_every_cell_is_valid_and_parses_back_to_the_clean_value(small_city, name):
+    """Every row but the listed invalid ones; those hold their invalid value in the listed column."""
     out, _ = small_city
     clean = load_clean(out)[name]
     cols = columns_of(name)
     rows = read_rows(out / file_of(name), FILE_ENCODINGS.get(name, "utf-8"))[1:]
-    parsed = [[parse(c, cell) for c, cell in zip(cols, r)] for r in rows]
+    q = _quarantine(out)
+    q = q[q["file"] == file_of(name)]
+    headers = [c.header for c in cols]
+    for line, column, value in zip(q["line"], q["column"], q["value"]):
+        row = rows[line - 2]
+        assert row[headers.index(column)] == value
+        with pytest.raises((AssertionError, KeyError, ValueError)):
+            parse(cols[headers.index(column)], value)
+    invalid = set(q["line"] - 2)
+    rows = [r for i, r in enumerate(rows) if i not in invalid]
+    parsed = [parse_row(cols, r) for r in rows]
     # duplicates are exact repeats of the row before them
     dedup = []
     for r, p in zip(rows, parsed):
@@ -241,8 +271,14 @@ def test_row_counts_follow_the_izumi_table_scaled(small_city, scale, tolerance):
     got["shogai_techo_intellectual"] = kinds["療育"]
     for key, izumi in IZUMI_TABLE.items():
         n = len(clean[key]) if key in clean else got[key]
+        if key == "gakureibo":  # the table counts the pupils; the roster keeps past pupils besides
+            n -= summary["roster_cases"]["past_pupil"]
         assert abs(n / (izumi * f) - 1) <= tolerance, (key, n, izumi * f)
-    assert 12 <= summary["rows"]["consent"] <= 60
+    enrolled = len(clean["gakureibo"]) - summary["roster_cases"]["past_pupil"] - summary["roster_cases"]["moved_away"]
+    assert summary["roster_cases"]["past_pupil"] / enrolled == pytest.approx(DIRT_RATES["gakureibo.past_pupil"],
+                                                                             rel=0.05)
+    consent_rate = DIRT_RATES["consent.rows_per_resident"]
+    assert summary["rows"]["consent"] == pytest.approx(summary["residents_current"] * consent_rate, rel=0.05)
 
 
 def test_tiny_is_about_300_residents_with_every_file(tiny_city):
@@ -251,6 +287,44 @@ def test_tiny_is_about_300_residents_with_every_file(tiny_city):
     for name in ALL:
         assert (out / file_of(name)).is_file()
     assert summary["rows"]["gakureibo"] >= 10
+
+
+@pytest.mark.parametrize("city", ["tiny_city", "small_city"])
+def test_every_file_long_enough_has_rows_to_quarantine_at_every_scale(city, request):
+    out, summary = request.getfixturevalue(city)
+    q = _quarantine(out)
+    for name in SPOILERS:
+        n = summary["rows"][name]
+        got = int((q["file"] == file_of(name)).sum())
+        if n >= INVALID_MIN_ROWS:
+            assert got == max(1, round(n * DIRT_RATES["invalid_rows"])), (name, n, got)
+        else:
+            assert got == 0, name
+    assert not (q["file"] == "consent.csv").any()
+    assert not q.duplicated(["file", "line"]).any()
+
+
+def test_every_invalid_text_is_invalid_under_the_contract():
+    """Each text invalid.py can write fails an independent reading of the contract."""
+    for name, spoilers in SPOILERS.items():
+        cols = {c.field: c for c in SOURCES[name].columns}
+        for field, texts in spoilers:
+            for text in texts:
+                c = cols[field]
+                if c.kind == "handbook_grade":  # 7級 fits no kind of handbook
+                    assert not re.fullmatch(r"[1-6]級|A|B|A1|A2|B1|B2", text)
+                    continue
+                if c.kind == "grade":
+                    assert text not in GRADES and not re.fullmatch(r"[1-9]|[1-9]年", text)
+                    continue
+                with pytest.raises((AssertionError, KeyError, ValueError)):
+                    parse(c, text)
+
+
+def test_the_docstring_states_every_rate():
+    import notifier.synth as synth
+    for key, value in DIRT_RATES.items():
+        assert f"``{key}`` = {value:g}" in " ".join(synth.__doc__.split()), key
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path):
@@ -331,6 +405,8 @@ def test_kana_and_gaiji_dirt_is_present_and_cp932_encodable(small_city):
     assert any(re.search(r"ー", r[1]) for r in roster)
     assert any(r[2] == "" for r in roster)
     assert any(r[3] in ("男", "女") for r in roster) and any(r[8].isdigit() for r in roster)
+    assert any(re.fullmatch("[１-６]年", r[8]) for r in roster) and any(re.fullmatch("[1-3]年", r[8]) and
+                                                                    r[7].endswith("中学校") for r in roster)
     rel = {r[6] for r in rows}
     assert rel & ORDINALS
 
@@ -341,7 +417,8 @@ def test_numbers_carry_commas_and_full_width_digits(small_city):
     amounts = [r[2] for r in rows]
     assert any("," in a for a in amounts)
     assert any(re.search(r"[０-９]", a) for a in amounts)
-    assert {r[5] for r in rows} == {"課税", "均等割のみ", "非課税"}
+    invalid = set(_quarantine(out).query("file == 'shiminzei.csv'")["line"] - 2)
+    assert {r[5] for i, r in enumerate(rows) if i not in invalid} == {"課税", "均等割のみ", "非課税"}
     assert {r[6] for r in rows} == {"有", "無", ""}
 
 
