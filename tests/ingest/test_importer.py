@@ -101,3 +101,26 @@ def test_data_status_lists_each_source_with_its_snapshot_age_and_rules(app, db_s
     assert set(by["jido_fuyo_teate"]["rules"]) == {"hitorioya", "shugaku_enjo"}
     text = runner.invoke(args=["data", "status"]).output
     assert "jido_fuyo_teate（児童扶養手当）: 未取込 — 取込なし。使うルール: hitorioya、shugaku_enjo" in text
+
+
+def test_on_postgresql_a_reader_holding_the_table_makes_the_import_write_in_place(app, db_session, tmp_path,
+                                                                                   monkeypatch, caplog):
+    """The swap of a new snapshot waits only briefly for readers; then it writes in place instead."""
+    import pytest
+    if app.extensions["db_engine"].dialect.name != "postgresql":
+        pytest.skip("the table swap is PostgreSQL's")
+    from notifier.ingest import store
+    import_sources(app, tmp_path / "a", {"juminhyo": [{"宛名番号": "0000001", "世帯番号": "100001"}]})
+    monkeypatch.setattr(store, "SWAP_LOCK_TIMEOUT", "500ms")
+    reader = app.extensions["db_engine"].connect()
+    reader.execute(select(func.count()).select_from(SOURCE_TABLES["juminhyo"]))   # holds its lock until commit
+    try:
+        import_sources(app, tmp_path / "b", {"juminhyo": [{"宛名番号": "0000002", "世帯番号": "100002"},
+                                                          {"宛名番号": "0000003", "世帯番号": "100002"}]})
+    finally:
+        reader.rollback()
+        reader.close()
+    assert count(db_session, "juminhyo") == 2
+    assert "src_juminhyo is in use; writing the snapshot in place" in caplog.text
+    import_sources(app, tmp_path / "c", {"juminhyo": [{"宛名番号": "0000004", "世帯番号": "100003"}]})  # swap again
+    assert count(db_session, "juminhyo") == 1
