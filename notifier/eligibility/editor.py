@@ -227,7 +227,7 @@ TOP_FIELD_IDS = {"id": "rule_id", "followup.reminder_days": "reminder_days",
                  "followup.nonresponder_days": "nonresponder_days", "followup": "reminder_days"}
 
 
-def validate(draft: Draft) -> tuple[Rule | None, dict[str, str]]:
+def validate(draft: Draft, *, url_hosts) -> tuple[Rule | None, dict[str, str]]:
     """(rule, {}) when the form is a valid rule, else (None, {field id: Japanese message})."""
     paths: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -245,7 +245,7 @@ def validate(draft: Draft) -> tuple[Rule | None, dict[str, str]]:
     if draft.rule_id in RESERVED_IDS:
         errors.setdefault("rule_id", "この名前はIDに使えません。別のIDにしてください。")
     try:
-        rule = parse_rule(data, "form")
+        rule = parse_rule(data, "form", url_hosts=url_hosts)
     except RuleError as e:
         for item in e.errors:
             _where, _, rest = item.partition(": ")
