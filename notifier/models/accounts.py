@@ -36,6 +36,13 @@ class StaffUser(Base):
     def role_names(self) -> set[str]:
         return {r.role for r in self.roles}
 
+    @property
+    def ordered_roles(self) -> list[str]:
+        """The user's roles in the order of contract.ROLES (for display)."""
+        from notifier.contract import ROLES
+        names = self.role_names
+        return [r for r in ROLES if r in names] + sorted(names - set(ROLES))
+
     def has_role(self, *roles: str) -> bool:
         names = self.role_names
         return "admin" in names or any(r in names for r in roles)

@@ -244,7 +244,8 @@ def test_an_invalid_parameter_is_shown_next_to_its_field_and_nothing_is_saved(ap
     for field, message in ((BASE, "数字で入力してください"), (PER_PERSON, "0 以上が必要です"),
                            ("cooldown_days", "数値を入力してください"), ("application_url", "URL が必要です")):
         tag = re.search(rf'<input[^>]*id="{field}"[^>]*>', html).group(0)
-        assert 'aria-invalid="true"' in tag and f'aria-describedby="{field}-error"' in tag, field
+        described = re.search(r'aria-describedby="([^"]*)"', tag).group(1).split()
+        assert 'aria-invalid="true"' in tag and f"{field}-error" in described, field
         error = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', html).group(1)
         assert message in error, (field, error)
         assert not re.search(r"[a-z]{4}", error.replace("https", ""))  # Japanese only
@@ -501,3 +502,37 @@ def test_rules_load_refuses_an_application_url_outside_the_configured_hosts(app,
     assert result.exit_code != 0 and "evil.example" in result.output and "APPLICATION_URL_HOSTS" in result.output
     app.config["APPLICATION_URL_HOSTS"] = ("evil.example",)          # a city that names that host may use it
     assert runner.invoke(args=["rules", "load", str(rules)]).exit_code == 0
+
+
+def test_one_reference_date_across_the_list_the_preview_the_editor_and_approvals(app, db_session, city, runner):
+    assert runner.invoke(args=["eligibility", "run", "--as-of", "2026-06-15"]).exit_code == 0
+    author = signed_in(app, db_session, "author", ["rule_author"])
+    assert post(author, editor(author), "save", **{BASE: "1600000"}).status_code == 302
+    approver = signed_in(app, db_session, "approver", ["rule_approver"])
+    listing = approver.get("/rules/").get_data(as_text=True)
+    assert "基準日 2026-06-15" in listing
+    preview = approver.get("/rules/shugaku_enjo/v/1/preview").get_data(as_text=True)
+    assert 'id="as_of" name="as_of" value="2026-06-15"' in preview and "基準日 2026-06-15・" in preview
+    approvals = approver.get("/rules/approvals").get_data(as_text=True)
+    assert "到達数は基準日 2026-06-15 時点です" in approvals and "基準日 2026-06-15・" in approvals
+    assert 'name="as_of" value="2026-06-15"' in author.get("/rules/shugaku_enjo/edit").get_data(as_text=True)
+
+
+def test_the_editor_numbers_a_negated_condition_apart_and_marks_required_fields(app, db_session, city):
+    author = signed_in(app, db_session, "author", ["rule_author"])
+    html = author.get("/rules/hitorioya/edit").get_data(as_text=True)
+    legends = re.findall(r"<legend>([^<]+)</legend>", html)
+    assert "条件 3（否定）" in legends and "条件 3 で否定する条件" in legends
+    assert len(legends) == len(set(legends)), legends           # every box has its own name
+    assert 'aria-label="条件 3 で否定する条件を削除"' in html and 'aria-label="条件 3（否定）を削除"' in html
+    for field in ("name", "procedure_code", "application_url", "template", "cooldown_days"):
+        label = re.search(rf'<label for="{field}">(.*?)</label>', html, re.S).group(1)
+        assert '<span class="required">必須</span>' in label, field
+        assert re.search(rf'<input[^>]*id="{field}"[^>]*aria-required="true"', html), field
+    for field in ("effective_from", "reference", "description"):
+        assert "必須" not in re.search(rf'<label for="{field}">(.*?)</label>', html, re.S).group(1), field
+    nav = re.search(r'<nav class="editor-nav"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    for target in ("#basic-title", "#criteria-title", "#save-title", "#node-0-0", "#node-0-2"):
+        assert f'href="{target}"' in nav and f'id="{target[1:]}"' in html, target
+    bar = re.search(r'<div class="save-bar"(.*?)</div>\s*</div>', html, re.S).group(1)
+    assert "到達数を確認する" in bar and "保存して承認を依頼する" in bar
