@@ -35,7 +35,7 @@ def notifier_command() -> str:
     script = Path(sys.executable).with_name("notifier")
     if script.is_file():
         return shlex.quote(str(script.absolute()))
-    return f"{shlex.quote(sys.executable)} -m notifier.cli"
+    return f"{shlex.quote(sys.executable)} -m notifier"
 
 
 def totp_helper_command(url: str, username: str = DEMO_USER) -> str:
