@@ -56,3 +56,11 @@ def test_the_demo_server_logs_redacted_request_lines(app, caplog):
     assert '"GET /consents/ HTTP/1.1" 302' in logged, logged
     for secret in SECRETS:
         assert secret not in logged, (secret, logged)
+
+
+def test_notifier_serve_runs_gunicorn_with_the_redacting_access_log():
+    from notifier.server import ACCESS_LOG_FORMAT, RedactingLogger, _Gunicorn, gunicorn_options
+    cfg = _Gunicorn(object(), gunicorn_options("127.0.0.1", 5999)).cfg
+    assert cfg.logger_class is RedactingLogger and cfg.access_log_format == ACCESS_LOG_FORMAT
+    for atom in ("%(r)s", "%(q)s", "%(f)s", "{referer}i"):
+        assert atom not in ACCESS_LOG_FORMAT
