@@ -22,9 +22,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'; object-src 'none'")
 
-# The largest id a database integer column holds (SQLite INTEGER, PostgreSQL bigint): a longer id in a
-# URL is a page that cannot exist (404), not a number to hand to the driver.
-ID_MAX = 2**63 - 1
+# The largest id our id columns hold (Integer: PostgreSQL int4, the narrower of the two databases): a
+# larger id in a URL is a page that cannot exist (404), not a number to hand to the driver.
+ID_MAX = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
@@ -62,6 +62,16 @@ def require_roles(*roles: str):
         wrapped.required_roles = roles
         return wrapped
     return decorator
+
+
+def _refuse_nul() -> None:
+    """No URL or form a person sends holds a NUL character, and PostgreSQL cannot compare or store one:
+    refuse it at the door (400) instead of letting a query fail on it."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in v for v in values):
+        abort(400)
 
 
 def _load_user() -> None:
@@ -217,6 +227,7 @@ def init_app(app: Flask) -> None:
 
     from notifier.web import sessions
     sessions.init_app(app)
+    app.before_request(_refuse_nul)
     app.before_request(_load_user)
     app.before_request(_enforce_sign_in)
     app.after_request(_security_headers)

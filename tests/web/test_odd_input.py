@@ -30,6 +30,10 @@ def test_the_cases_of_the_issue(app, db_session, city):
             ("GET", "/audit/?page=99999999999999999999", None, 400),
             ("GET", "/audit/?to=9999-12-31", None, 400),
             ("GET", f"/imports/{HUGE}", None, 404),
+            ("GET", "/imports/2147483648", None, 404),                # past PostgreSQL's integer
+            ("POST", "/rules/approvals/2147483648/approve", {"csrf_token": token}, 404),
+            ("GET", "/audit/?actor=a%00b", None, 400),                # NUL: PostgreSQL cannot compare it
+            ("POST", "/rules/approvals/1/reject", {"csrf_token": token, "reason": "x\x00"}, 400),
             ("GET", "/rules/shugaku_enjo/v/1/preview?as_of=9999-12-31", None, 400),
             ("GET", "/rules/shugaku_enjo/v/1/preview?as_of=0001-01-01", None, 400),
             ("GET", f"/rules/shugaku_enjo/v/{HUGE}", None, 404),
