@@ -25,6 +25,8 @@ ACTIONS = {
     "account_locked": "アカウントロック",
     "totp_enrolled": "二要素認証の登録",
     "user_created": "職員アカウント作成",
+    "password_changed": "パスワード変更",
+    "roles_changed": "役割の変更",
     "view_person": "個人情報の閲覧",
     "view_household": "世帯情報の閲覧",
     "export": "エクスポート",
@@ -96,3 +98,77 @@ def record(session: Session | Connection, action: str, *, actor, target_type: st
     row = AuditEvent(**values)
     session.add(row)
     return row
+
+
+# --- reading the trail (the audit page) ----------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    """The audit page's filters; `start`/`end` are naive-UTC bounds (end exclusive), None = open."""
+
+    action: str = ""
+    actor: str = ""
+    target: str = ""
+    start: object = None
+    end: object = None
+
+
+def _filtered(filters: Filters):
+    from sqlalchemy import select
+    q = select(AuditEvent)
+    if filters.action:
+        q = q.where(AuditEvent.action == filters.action)
+    if filters.actor:
+        q = q.where(AuditEvent.actor == filters.actor)
+    if filters.target:
+        q = q.where(AuditEvent.target_id == filters.target)
+    if filters.start is not None:
+        q = q.where(AuditEvent.at >= filters.start)
+    if filters.end is not None:
+        q = q.where(AuditEvent.at < filters.end)
+    return q
+
+
+def search(session: Session, filters: Filters, *, page: int, page_size: int) -> tuple[int, list[AuditEvent]]:
+    """(how many rows match, the rows of that page, newest first)."""
+    from sqlalchemy import func, select
+    q = _filtered(filters)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = session.scalars(q.order_by(AuditEvent.id.desc()).limit(page_size).offset((page - 1) * page_size)).all()
+    return total, list(rows)
+
+
+def count_events(session: Session) -> int:
+    from sqlalchemy import func, select
+    return session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def names_for(session: Session, rows: list[AuditEvent]) -> dict:
+    """What the rows' actors and targets are called, for the audit page (audit_presentation.Names):
+    staff users by id, rule versions by "id@vN", import runs by id."""
+    from sqlalchemy import select, tuple_
+
+    from notifier.models import ImportRun, RuleVersion, StaffUser
+    user_ids = {r.actor_id for r in rows if r.actor_id is not None}
+    user_ids |= {int(r.target_id) for r in rows if r.target_type == "staff_user" and (r.target_id or "").isdigit()}
+    users = {}
+    if user_ids:
+        users = {u.id: (u.display_name, u.username) for u in session.execute(
+            select(StaffUser.id, StaffUser.display_name, StaffUser.username).where(StaffUser.id.in_(user_ids)))}
+    versions = set()
+    for r in rows:
+        if r.target_type == "rule" and "@v" in (r.target_id or ""):
+            rule_id, _, n = r.target_id.rpartition("@v")
+            if n.isdigit():
+                versions.add((rule_id, int(n)))
+    rules = {}
+    if versions:
+        rules = {f"{v.rule_id}@v{v.version}": v.name for v in session.execute(
+            select(RuleVersion.rule_id, RuleVersion.version, RuleVersion.name)
+            .where(tuple_(RuleVersion.rule_id, RuleVersion.version).in_(sorted(versions))))}
+    run_ids = {int(r.target_id) for r in rows if r.target_type in ("import_run", "quarantine")
+               and (r.target_id or "").isdigit() and len(r.target_id) < 19}
+    runs = {}
+    if run_ids:
+        runs = {x.id: (x.source, x.file) for x in session.execute(
+            select(ImportRun.id, ImportRun.source, ImportRun.file).where(ImportRun.id.in_(run_ids)))}
+    return {"users": users, "rules": rules, "runs": runs}

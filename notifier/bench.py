@@ -168,7 +168,7 @@ def one_run(directory: Path, url: str, rules_dir: Path, as_of: date) -> dict:
     with app.app_context():
         from notifier.eligibility.dao import active_rules, load_directory
         with db.transaction() as s:
-            load_directory(s, rules_dir, actor="bench", activate=True)
+            load_directory(s, rules_dir, actor="bench", activate=True, url_hosts=app.config["APPLICATION_URL_HOSTS"])
         t = time.perf_counter()
         batch = run_batch(engine, db.session(), directory, Mapping(), as_of, actor="bench")
         batch_seconds = time.perf_counter() - t

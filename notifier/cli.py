@@ -70,10 +70,7 @@ def users_create(username, roles, display_name, organisation, tax_permission, ch
                  password, as_json) -> None:
     from notifier import db
     from notifier.auth.service import AccountError, create_user
-    if password is None:
-        if not sys.stdin.isatty():
-            raise CommandError("no password: pass --password or set NOTIFIER_NEW_PASSWORD")
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_new_password(password)
     try:
         with db.transaction() as s:
             user = create_user(s, username=username, password=password, roles=list(roles),
@@ -85,6 +82,56 @@ def users_create(username, roles, display_name, organisation, tax_permission, ch
         raise CommandError(str(exc)) from exc
     emit({"id": user_id, "username": username, "roles": list(roles)}, as_json,
          [f"職員アカウント {username} を作成しました。初回サインイン時に二要素認証を登録します。"])
+
+
+def _read_new_password(password: str | None) -> str:
+    if password is None:
+        if not sys.stdin.isatty():
+            raise CommandError("no password: pass --password or set NOTIFIER_NEW_PASSWORD")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_group.command("set-password", help="Set a staff user's password; ends every session of that user.")
+@click.argument("username")
+@click.option("--password", envvar="NOTIFIER_NEW_PASSWORD", default=None,
+              help="Read from NOTIFIER_NEW_PASSWORD, or asked for when omitted.")
+@json_option
+@with_app
+def users_set_password(username: str, password: str | None, as_json: bool) -> None:
+    from notifier import audit, db
+    from notifier.auth.service import AccountError, change_password, dao_get_user_by_username
+    password = _read_new_password(password)
+    try:
+        with db.transaction() as s:
+            user = dao_get_user_by_username(s, username)
+            if user is None:
+                raise CommandError(f"no user {username}")
+            ended = change_password(s, user, password, actor=audit.Actor.operator())
+    except AccountError as exc:
+        raise CommandError(str(exc)) from exc
+    emit({"username": username, "sessions_ended": ended}, as_json,
+         [f"{username} のパスワードを変更しました。ログイン中のセッション {ended} 件を終了しました。"])
+
+
+@users_group.command("set-roles", help="Replace a staff user's roles; ends every session of that user.")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@json_option
+@with_app
+def users_set_roles(username: str, roles: tuple[str, ...], as_json: bool) -> None:
+    from notifier import audit, db
+    from notifier.auth.service import AccountError, dao_get_user_by_username, set_roles
+    try:
+        with db.transaction() as s:
+            user = dao_get_user_by_username(s, username)
+            if user is None:
+                raise CommandError(f"no user {username}")
+            ended = set_roles(s, user, list(roles), actor=audit.Actor.operator())
+    except AccountError as exc:
+        raise CommandError(str(exc)) from exc
+    emit({"username": username, "roles": list(roles), "sessions_ended": ended}, as_json,
+         [f"{username} の役割を {', '.join(roles)} にしました。ログイン中のセッション {ended} 件を終了しました。"])
 
 
 @users_group.command("totp-code", help="Development only: print the current TOTP code of a user.")

@@ -15,6 +15,9 @@ UNREACHABLE_LINE_BASE_URL = "http://192.0.2.1:9"
 
 ENVIRONMENTS = ("production", "development", "test")
 
+# Signing sessions and CSRF tokens needs a key an attacker cannot brute-force (HMAC-SHA1/256: 32 bytes).
+MIN_SECRET_KEY_BYTES = 32
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message says which variable to set."""
@@ -39,6 +42,32 @@ def parse_time_of_day(value: str, name: str) -> time:
         return time(*parts)
     except ValueError as exc:
         raise ConfigError(f"{name} must look like 06:30, got {value!r}") from exc
+
+
+def _int(env: dict, name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+# The shipped rules' placeholder forms (eligibility_rules/): a city sets its own hosts.
+DEFAULT_APPLICATION_URL_HOSTS = "apply.city.example.lg.jp"
+
+
+def parse_hosts(value: str) -> tuple[str, ...]:
+    """APPLICATION_URL_HOSTS="apply.city.lg.jp, www.city.lg.jp" → lower-case host names."""
+    hosts = tuple(dict.fromkeys(h.strip().lower().rstrip(".") for h in value.split(",") if h.strip()))
+    for host in hosts:
+        if not host or "/" in host or ":" in host or "@" in host or " " in host:
+            raise ConfigError(f"APPLICATION_URL_HOSTS: {host!r} is not a host name (write apply.city.lg.jp)")
+    return hosts
 
 
 def parse_source_max_age(value: str) -> dict[str, int]:
@@ -85,7 +114,12 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
                 "SECRET_KEY is not set: refusing to start in production mode "
                 "(set SECRET_KEY, or NOTIFIER_ENV=development for a local trial)")
         secret = secrets.token_hex(32)
+    elif mode == "production" and web and len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"SECRET_KEY is {len(secret.encode())} bytes: production needs at least {MIN_SECRET_KEY_BYTES} "
+            "(for example: python3 -c 'import secrets; print(secrets.token_hex(32))')")
 
+    max_body = _int(env, "MAX_CONTENT_LENGTH", 256 * 1024, 1024)
     default_db = f"sqlite:///{INSTANCE_DIR / 'notifier.sqlite3'}"
     line_default = UNREACHABLE_LINE_BASE_URL if mode == "test" else ""
     config = {
@@ -115,14 +149,28 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         # this long after the active one dies (renewed every third of it).
         "SCHEDULER_LEASE_SECONDS": float(env.get("SCHEDULER_LEASE_SECONDS", "30")),
         "DAILY_LEASE_SECONDS": float(env.get("DAILY_LEASE_SECONDS", "60")),
-        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
-        "LOGIN_LOCK_MINUTES": int(env.get("LOGIN_LOCK_MINUTES", "15")),
+        "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5, 1),
+        "LOGIN_LOCK_MINUTES": _int(env, "LOGIN_LOCK_MINUTES", 15, 1),
+        # Server-side sessions (web/sessions.py): the cookie holds only a random id. A session ends after
+        # SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in, whichever is first.
+        "SESSION_IDLE_MINUTES": _int(env, "SESSION_IDLE_MINUTES", 30, 1),
+        "SESSION_MAX_HOURS": _int(env, "SESSION_MAX_HOURS", 8, 1),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": mode == "production",
         "SESSION_COOKIE_NAME": "notifier_session",
-        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # Request bodies: staff forms and LINE webhook bodies are small; anything larger is refused (413).
+        "MAX_CONTENT_LENGTH": max_body,
+        "MAX_FORM_MEMORY_SIZE": max_body,
+        "MAX_FORM_PARTS": 2000,
+        "WEBHOOK_MAX_EVENTS": _int(env, "WEBHOOK_MAX_EVENTS", 100, 1),
+        # Behind a TLS-terminating reverse proxy: how many proxies' X-Forwarded-* headers to trust (0 = none).
+        "PROXY_COUNT": _int(env, "PROXY_COUNT", 0, 0),
+        # Strict-Transport-Security on HTTPS responses in production; 0 turns it off.
+        "HSTS_MAX_AGE": _int(env, "HSTS_MAX_AGE", 365 * 24 * 3600 if mode == "production" else 0, 0),
+        # Where a rule's application_url may point: https URLs on these hosts, or paths on this site.
+        "APPLICATION_URL_HOSTS": parse_hosts(env.get("APPLICATION_URL_HOSTS", DEFAULT_APPLICATION_URL_HOSTS)),
         "TESTING": mode == "test",
     }
     config.update(overrides)

@@ -66,3 +66,9 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         s.close()
+
+
+def ping() -> None:
+    """The health check: one round trip to the database."""
+    from sqlalchemy import text
+    session().execute(text("SELECT 1"))

@@ -5,7 +5,10 @@ eligibility), starts the LINE simulator and the web app on loopback, and prints 
 """
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -21,6 +24,22 @@ DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 LINE_SECRET = "demo-channel-secret"
 LINE_TOKEN = "demo-access-token"
 LOGIN_CHANNEL = "1650000000"
+# The demo's staff: one display name each, shown in the header and the audit log.
+DEMO_STAFF = (("rule_author", "demo-author", "デモ作成者"), ("rule_approver", "demo-approver", "デモ承認者"),
+              ("coordinator", "demo-coordinator", "デモ調整担当"), ("auditor", "demo-auditor", "デモ監査担当"))
+
+
+def notifier_command() -> str:
+    """The `notifier` command as it runs from any shell, venv activated or not: the script installed
+    beside this Python (.venv/bin/notifier for the README's demo command), else this Python itself."""
+    script = Path(sys.executable).with_name("notifier")
+    if script.is_file():
+        return shlex.quote(str(script.absolute()))
+    return f"{shlex.quote(sys.executable)} -m notifier"
+
+
+def totp_helper_command(url: str, username: str = DEMO_USER) -> str:
+    return f"NOTIFIER_ENV=development DATABASE_URL={shlex.quote(url)} {notifier_command()} users totp-code {username}"
 
 
 def prepare(url: str, as_of) -> dict:
@@ -55,12 +74,13 @@ def prepare(url: str, as_of) -> dict:
                                actor="demo")
             user.totp_secret = DEMO_TOTP_SECRET
             user.totp_enrolled_at = clock.now()
-            for role, name in (("rule_author", "demo-author"), ("rule_approver", "demo-approver"),
-                               ("coordinator", "demo-coordinator"), ("auditor", "demo-auditor")):
-                other = create_user(s, username=name, password=DEMO_PASSWORD, roles=[role], actor="demo")
+            for role, name, display in DEMO_STAFF:
+                other = create_user(s, username=name, password=DEMO_PASSWORD, roles=[role], display_name=display,
+                                    actor="demo")
                 other.totp_secret = DEMO_TOTP_SECRET
                 other.totp_enrolled_at = clock.now()
-            load_directory(s, REPO_ROOT / "eligibility_rules", actor="demo", activate=True)
+            load_directory(s, REPO_ROOT / "eligibility_rules", actor="demo", activate=True,
+                           url_hosts=app.config["APPLICATION_URL_HOSTS"])
             consents = import_consents(s, DEMO_DATA / "consent.csv")
         outcome = run_eligibility(engine, db.session(), as_of, actor="demo")
         from notifier.line.accounts import find_applicant
@@ -99,7 +119,7 @@ def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None
   パスワード: {DEMO_PASSWORD}
   二要素認証の秘密鍵（TOTP、全員共通）: {DEMO_TOTP_SECRET}
     認証アプリに登録するか、別の端末で次を実行すると今の確認コードが表示されます:
-    NOTIFIER_ENV=development DATABASE_URL={url} notifier users totp-code {DEMO_USER}
+    {totp_helper_command(url)}
 
 LINEシミュレーター（住民のスマートフォンの代わり）: http://127.0.0.1:{sim_port}/phone/
   利用者を追加して友だち追加し、オンライン申請ID（例: {info['example_id']}）を送ると、同意の手続きに進みます。
@@ -110,7 +130,8 @@ LINEシミュレーター（住民のスマートフォンの代わり）: http:
     sim = serve_in_thread(create_sim_app(LINE_SECRET, LINE_TOKEN, f"http://127.0.0.1:{port}/line/webhook",
                                          login_channel_id=LOGIN_CHANNEL), port=sim_port)
     app.config["LINE_API_BASE_URL"] = sim.base_url
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    from notifier.server import RedactingRequestHandler
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=RedactingRequestHandler)
     click.echo("Ctrl+C で終了します。")
     try:
         server.serve_forever()

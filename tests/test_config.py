@@ -71,3 +71,59 @@ def test_the_batch_commands_run_in_production_without_a_secret_key(tmp_path):
     for args in (["db", "upgrade"], ["data", "status"]):
         proc = subprocess.run([notifier, *args], env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, (args, proc.stderr)
+
+
+def test_production_refuses_a_short_secret_key_for_the_web_app_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("NOTIFIER_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/s.sqlite3")
+    monkeypatch.setenv("SECRET_KEY", "x" * 31)
+    with pytest.raises(ConfigError, match="31 bytes: production needs at least 32"):
+        create_app()
+    assert create_app(web=False).config["ENV"] == "production"     # batch commands sign nothing
+    monkeypatch.setenv("SECRET_KEY", "鍵" * 11)                    # 33 bytes in UTF-8
+    assert create_app().config["SECRET_KEY"] == "鍵" * 11
+    monkeypatch.setenv("NOTIFIER_ENV", "development")
+    monkeypatch.setenv("SECRET_KEY", "short")
+    assert create_app().config["SECRET_KEY"] == "short"            # a local trial may use anything
+
+
+def _production_app(monkeypatch, tmp_path, **env):
+    monkeypatch.setenv("NOTIFIER_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/h.sqlite3")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return create_app()
+
+
+def test_hsts_is_sent_in_production_over_https_only(monkeypatch, tmp_path):
+    from notifier import migrate
+    migrate.upgrade(f"sqlite:///{tmp_path}/h.sqlite3")
+    app = _production_app(monkeypatch, tmp_path, PROXY_COUNT="1")
+    client = app.test_client()
+    behind_tls = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert behind_tls.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get("/login").headers            # plain http
+    # Without PROXY_COUNT the app does not believe X-Forwarded-Proto: no HSTS on what is really http.
+    app = _production_app(monkeypatch, tmp_path, PROXY_COUNT="0")
+    resp = app.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in resp.headers
+    # Direct TLS (no proxy) counts too, and the max-age is configurable; 0 turns it off.
+    app = _production_app(monkeypatch, tmp_path, HSTS_MAX_AGE="600")
+    resp = app.test_client().get("/login", base_url="https://localhost")
+    assert resp.headers["Strict-Transport-Security"] == "max-age=600"
+    app = _production_app(monkeypatch, tmp_path, HSTS_MAX_AGE="0")
+    assert "Strict-Transport-Security" not in app.test_client().get("/login", base_url="https://localhost").headers
+
+
+def test_no_hsts_outside_production(app):
+    resp = app.test_client().get("/login", base_url="https://localhost")
+    assert "Strict-Transport-Security" not in resp.headers
+
+
+def test_application_url_hosts_are_host_names():
+    assert load(env={"APPLICATION_URL_HOSTS": " Apply.City.lg.jp, www.city.lg.jp. "},
+                overrides={"ENV": "test"})["APPLICATION_URL_HOSTS"] == ("apply.city.lg.jp", "www.city.lg.jp")
+    for bad in ("https://apply.city.lg.jp", "apply.city.lg.jp:443", "a b"):
+        with pytest.raises(ConfigError, match="APPLICATION_URL_HOSTS"):
+            load(env={"APPLICATION_URL_HOSTS": bad}, overrides={"ENV": "test"})

@@ -21,12 +21,15 @@ def rules_group() -> None:
 @json_option
 @with_app
 def rules_load(directory: Path, activate: bool, as_json: bool) -> None:
+    from flask import current_app
+
     from notifier import audit, db
     from notifier.eligibility.dao import load_directory
     from notifier.eligibility.rules import RuleError
     try:
         with db.transaction() as s:
-            outcomes = load_directory(s, directory, actor=audit.Actor.operator(), activate=activate)
+            outcomes = load_directory(s, directory, actor=audit.Actor.operator(), activate=activate,
+                                      url_hosts=current_app.config["APPLICATION_URL_HOSTS"])
     except RuleError as exc:
         raise CommandError("; ".join(exc.errors)) from exc
     emit({"rules": [o.__dict__ for o in outcomes]}, as_json,

@@ -127,9 +127,10 @@ def reject(session: Session, version: RuleVersion, *, actor, note: str | None = 
                  target_id=f"{version.rule_id}@v{version.version}", detail={"rejected": True, "note": note})
 
 
-def load_directory(session: Session, directory: Path, *, actor, activate: bool) -> list[LoadOutcome]:
+def load_directory(session: Session, directory: Path, *, actor, activate: bool, url_hosts) -> list[LoadOutcome]:
+    """Load every rule file of a directory as versions; `url_hosts`: APPLICATION_URL_HOSTS."""
     outcomes = []
-    for rule in load_rules(directory):
+    for rule in load_rules(directory, url_hosts=url_hosts):
         row, new = add_version(session, rule, actor=actor)
         if activate and row.status == "pending":
             approve(session, row, actor=actor, system=True)

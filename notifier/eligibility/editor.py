@@ -227,7 +227,7 @@ TOP_FIELD_IDS = {"id": "rule_id", "followup.reminder_days": "reminder_days",
                  "followup.nonresponder_days": "nonresponder_days", "followup": "reminder_days"}
 
 
-def validate(draft: Draft) -> tuple[Rule | None, dict[str, str]]:
+def validate(draft: Draft, *, url_hosts) -> tuple[Rule | None, dict[str, str]]:
     """(rule, {}) when the form is a valid rule, else (None, {field id: Japanese message})."""
     paths: dict[str, str] = {}
     errors: dict[str, str] = {}
@@ -245,7 +245,7 @@ def validate(draft: Draft) -> tuple[Rule | None, dict[str, str]]:
     if draft.rule_id in RESERVED_IDS:
         errors.setdefault("rule_id", "この名前はIDに使えません。別のIDにしてください。")
     try:
-        rule = parse_rule(data, "form")
+        rule = parse_rule(data, "form", url_hosts=url_hosts)
     except RuleError as e:
         for item in e.errors:
             _where, _, rest = item.partition(": ")
@@ -380,7 +380,7 @@ def _widget(fpath: str, p: Param, value: Any, errors: dict) -> dict:
         if isinstance(code, str):
             help_text = help_text.replace(code, f"「{text}」")
     w = {"id": fid, "label": p.label, "help": help_text, "error": errors.get(fid), "datable": p.datable,
-         "unit": "円" if p.kind == "yen" else ""}
+         "unit": "円" if p.kind == "yen" else "", "required": p.kind in ("int", "yen", "text")}
     if isinstance(value, Dated):
         w.update(widget="dated", rows=[{"k": k, "from": f, "value": _show_int(v, p)}
                                        for k, (f, v) in enumerate(value.rows)])
@@ -414,9 +414,20 @@ def _leaf_sensitivity(node: EditNode) -> list[str]:
     return [SENSITIVITY_LABELS[c] for c in classes]
 
 
+def node_name(node: EditNode, label: str, parent: EditNode | None) -> str:
+    """What staff call a node, unique in the form: 条件全体, 条件 2-1, 条件 3（否定） and, inside that,
+    条件 3 で否定する条件 (the child keeps the number the breakdown and the diffs use for it)."""
+    if parent is None:
+        return "条件全体" if node.type != "leaf" else "条件"
+    if parent.type == "not":
+        return f"条件 {label} で否定する条件" if label else "否定する条件"
+    return f"条件 {label}（否定）" if node.type == "not" else f"条件 {label}"
+
+
 def tree_view(node: EditNode, errors: dict, fpath: str = "0", label: str = "", parent: EditNode | None = None,
               index: int = 0) -> dict:
     v = {"path": fpath, "type": node.type, "note": node.note, "label": label,
+         "name": node_name(node, label, parent),
          "error": errors.get(f"node-{fpath}"), "is_root": parent is None, "index": index,
          "siblings": len(parent.children) if parent is not None else 1,
          "movable": parent is not None and parent.type in ("all", "any"),
@@ -444,7 +455,7 @@ TOP_LABELS = {"rule_id": "ルールID", "name": "名称", "procedure_code": "手
 def error_labels(view: dict, out: dict | None = None) -> dict[str, str]:
     """Field id → what staff call it ("条件 4-1の基本額"), for the error summary at the top."""
     out = dict(TOP_LABELS) if out is None else out
-    name = "条件全体" if view["is_root"] and view["type"] != "leaf" else f"条件 {view['label'] or ''}".strip()
+    name = view["name"]
     out[f"node-{view['path']}"] = name
     for w in view.get("widgets", []):
         out[w["id"]] = f"{name}の{w['label']}"

@@ -11,10 +11,11 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -297,8 +298,50 @@ def _date_field(data: dict, key: str, errs: _Errors) -> dt.date | None:
         return None
 
 
-def parse_rule(data: Any, source: str = "<rule>") -> Rule:
-    """Validate a rule given as plain data (parsed YAML or canonical JSON); RuleError on problems."""
+def application_url_problem(url: str, hosts: Collection[str] | None) -> str | None:
+    """Why `url` cannot be where a notice's button leads, or None.
+
+    Allowed: https://<host>/… with `host` in `hosts` (APPLICATION_URL_HOSTS), or a path on this site
+    (/…). Never another site by //host/… (a browser reads it as https://host/…), a backslash (some
+    browsers read /\\host as //host), credentials or a port in the URL, or plain http.
+    `hosts=None` checks the shape only (rules read back from the database were checked when they came in).
+    """
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url) or "\\" in url:
+        return (f"申請URLに空白・制御文字・バックスラッシュは使えません / whitespace, control characters and "
+                f"backslashes are not allowed, got {url!r}")
+    if url.startswith("//"):
+        return ("// で始まる URL は別のサイトを指すため使えません。https:// で始まる申請サイトの URL か、/ で始まる"
+                f"このサイト内のパスにします / points to another site ({url!r}): use https://<allowed host>/… "
+                "or a path on this site starting with a single /")
+    if url.startswith("/"):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "https" or not parts.netloc:
+        return (f"https:// または / で始まる URL が必要です / expected an https:// URL or a path starting "
+                f"with /, got {url!r}")
+    if "@" in parts.netloc or not _no_port(parts):
+        return f"URL にユーザー名・パスワード・ポート番号は書けません / no credentials or port in the URL, got {url!r}"
+    host = (parts.hostname or "").rstrip(".")
+    if hosts is not None and host not in hosts:
+        allowed = "、".join(hosts) or "（なし）"
+        return (f"申請URLのホスト {host} は許可されていません（許可されているホスト：{allowed}。"
+                f"運用担当者が APPLICATION_URL_HOSTS で設定します） / host {host!r} is not in "
+                f"APPLICATION_URL_HOSTS ({', '.join(hosts) or 'none'})")
+    return None
+
+
+def _no_port(parts) -> bool:
+    try:
+        return parts.port is None and not parts.netloc.endswith(":")
+    except ValueError:           # a port that is not a number
+        return False
+
+
+def parse_rule(data: Any, source: str = "<rule>", *, url_hosts: Collection[str] | None = None) -> Rule:
+    """Validate a rule given as plain data (parsed YAML or canonical JSON); RuleError on problems.
+
+    `url_hosts`: the hosts application_url may name (APPLICATION_URL_HOSTS); None checks its shape only.
+    """
     errs = _Errors(source)
     if not isinstance(data, dict):
         raise RuleError([f"{source}: (top): ルールは key: value の形で書きます / expected a mapping"])
@@ -310,8 +353,10 @@ def parse_rule(data: Any, source: str = "<rule>") -> Rule:
     name = _str_field(data, "name", errs)
     procedure_code = _str_field(data, "procedure_code", errs)
     url = _str_field(data, "application_url", errs)
-    if url and not (url.startswith("https://") or url.startswith("http://") or url.startswith("/")):
-        errs.add("application_url", f"https:// または / で始まる URL が必要です / expected an URL, got {url!r}")
+    if url:
+        problem = application_url_problem(url, url_hosts)
+        if problem:
+            errs.add("application_url", problem)
     template = _str_field(data, "template", errs)
     eff_from = _date_field(data, "effective_from", errs)
     eff_to = _date_field(data, "effective_to", errs)
@@ -357,13 +402,13 @@ def _check_dated(node: Node, start: dt.date, errs: _Errors) -> None:
                          f"(first value starts {min(v)})")
 
 
-def load_rule_file(path: str | Path) -> Rule:
+def load_rule_file(path: str | Path, *, url_hosts: Collection[str] | None = None) -> Rule:
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise RuleError([f"{path}: (yaml): YAML として読めません / not valid YAML: {e}"]) from e
-    rule = parse_rule(data, str(path))
+    rule = parse_rule(data, str(path), url_hosts=url_hosts)
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if rule.id != stem:
         raise RuleError([f"{path}: id: ファイル名と一致しません / id {rule.id!r} must match the file "
@@ -377,13 +422,13 @@ def rule_files(directory: str | Path) -> list[Path]:
                   if not p.name.endswith((".cases.yaml", ".cases.yml")))
 
 
-def load_rules(directory: str | Path) -> list[Rule]:
+def load_rules(directory: str | Path, *, url_hosts: Collection[str] | None = None) -> list[Rule]:
     """Every rule file in a directory (example-case files *.cases.yaml are skipped). All problems of
     all files are reported together."""
     rules, errors = [], []
     for p in rule_files(directory):
         try:
-            rules.append(load_rule_file(p))
+            rules.append(load_rule_file(p, url_hosts=url_hosts))
         except RuleError as e:
             errors += e.errors
     ids = [r.id for r in rules]

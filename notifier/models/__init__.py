@@ -1,5 +1,5 @@
 """ORM models, one module per part of the service; importing this package registers them all."""
-from notifier.models.accounts import StaffRole, StaffUser
+from notifier.models.accounts import StaffRole, StaffUser, WebSession
 from notifier.models.audit import AuditEvent
 from notifier.models.base import Base
 from notifier.models.consent import ConsentEvent, ConsentText
@@ -9,6 +9,6 @@ from notifier.models.linkage import LinkCandidate, LinkDecision, PupilLink
 from notifier.models.rules import EligibilityMatch, EligibilityRun, RuleVersion
 from notifier.models.sources import SOURCE_TABLES, ImportRun, QuarantineRow
 
-__all__ = ["Base", "StaffUser", "StaffRole", "AuditEvent", "SOURCE_TABLES", "ImportRun", "QuarantineRow", "PupilLink", "LinkCandidate", "LinkDecision",
+__all__ = ["Base", "StaffUser", "StaffRole", "WebSession", "AuditEvent", "SOURCE_TABLES", "ImportRun", "QuarantineRow", "PupilLink", "LinkCandidate", "LinkDecision",
            "ConsentEvent", "ConsentText", "LineAccount", "LinkAttempt", "WebhookEvent",
            "EligibilityMatch", "EligibilityRun", "RuleVersion", "JobRun", "Lease", "APSCHEDULER_JOBS"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from notifier import clock
@@ -36,6 +36,13 @@ class StaffUser(Base):
     def role_names(self) -> set[str]:
         return {r.role for r in self.roles}
 
+    @property
+    def ordered_roles(self) -> list[str]:
+        """The user's roles in the order of contract.ROLES (for display)."""
+        from notifier.contract import ROLES
+        names = self.role_names
+        return [r for r in ROLES if r in names] + sorted(names - set(ROLES))
+
     def has_role(self, *roles: str) -> bool:
         names = self.role_names
         return "admin" in names or any(r in names for r in roles)
@@ -52,3 +59,23 @@ class StaffRole(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
 
     user: Mapped[StaffUser] = relationship(back_populates="roles")
+
+
+class WebSession(Base):
+    """A staff web session (ログイン状態) kept on the server: the cookie holds only a random id, and this
+    row its SHA-256, the session's data (sign-in stage, CSRF token, messages) and when it ends."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        Index("ix_web_sessions_user_id", "user_id"),
+        Index("ix_web_sessions_expires_at", "expires_at"),
+        Index("ix_web_sessions_last_seen_at", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    data: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

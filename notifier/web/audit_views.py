@@ -1,55 +1,54 @@
-"""The audit log page for auditors (and admins): list and filter, newest first."""
+"""The audit log page for auditors (and admins): list and filter, newest first, in words."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, render_template, request
-from sqlalchemy import func, select
 
-from notifier import db
+from notifier import audit, db
 from notifier.audit import ACTIONS
+from notifier.audit_presentation import Names, describe
 from notifier.clock import jst_date_to_utc_start
-from notifier.models import AuditEvent
 from notifier.web import require_roles
+from notifier.web.params import business_date, page_number
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE_SIZE = 100
+FILTER_MAX = 128
 
 
 @bp.route("/")
 @require_roles("auditor")
 def index():
-    q = select(AuditEvent)
     action = request.args.get("action") or ""
-    actor = (request.args.get("actor") or "").strip()
-    target = (request.args.get("target") or "").strip()
-    date_from = request.args.get("from") or ""
-    date_to = request.args.get("to") or ""
+    actor = (request.args.get("actor") or "").strip()[:FILTER_MAX]
+    target = (request.args.get("target") or "").strip()[:FILTER_MAX]
+    raw = {"from": request.args.get("from") or "", "to": request.args.get("to") or ""}
+    page = page_number(request.args.get("page"))
     errors = {}
-    if action:
-        q = q.where(AuditEvent.action == action)
-    if actor:
-        q = q.where(AuditEvent.actor == actor)
-    if target:
-        q = q.where(AuditEvent.target_id == target)
-    for name, value in (("from", date_from), ("to", date_to)):
-        if not value:
-            continue
-        try:
-            day = datetime.strptime(value, "%Y-%m-%d").date()
-        except ValueError:
-            errors[name] = "日付は 2026-04-01 の形で入力してください。"
-            continue
-        if name == "from":
-            q = q.where(AuditEvent.at >= jst_date_to_utc_start(day))
-        else:
-            q = q.where(AuditEvent.at < jst_date_to_utc_start(day + timedelta(days=1)))
-    page = max(1, request.args.get("page", 1, type=int))
+    if action and action not in ACTIONS:
+        errors["action"] = "一覧から操作を選んでください。"
+    days = {}
+    for name, value in raw.items():
+        days[name], problem = business_date(value)
+        if problem:
+            errors[name] = problem
+    if days["from"] and days["to"] and days["to"] < days["from"]:
+        errors["to"] = "終了日は開始日と同じか、それより後の日にしてください。"
+    filters = {"action": action, "actor": actor, "target": target, **raw}
+    if errors:
+        return render_template("audit/index.html", entries=[], total=None, page=1, page_size=PAGE_SIZE,
+                               actions=ACTIONS, errors=errors, filters=filters), 400
     s = db.session()
-    total = s.scalar(select(func.count()).select_from(q.subquery()))
-    rows = s.scalars(q.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
-    return render_template("audit/index.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE,
-                           actions=ACTIONS, errors=errors,
-                           filters={"action": action, "actor": actor, "target": target,
-                                    "from": date_from, "to": date_to})
+    total, rows = audit.search(s, audit.Filters(
+        action=action, actor=actor, target=target,
+        start=jst_date_to_utc_start(days["from"]) if days["from"] else None,
+        end=jst_date_to_utc_start(days["to"] + timedelta(days=1)) if days["to"] else None),
+        page=page, page_size=PAGE_SIZE)
+    names = Names(**audit.names_for(s, rows))
+    entries = [(row, describe(row.action, row.actor, row.actor_id, row.target_type, row.target_id, row.detail,
+                              names, ACTIONS)) for row in rows]
+    return render_template("audit/index.html", entries=entries, total=total, page=page, page_size=PAGE_SIZE,
+                           actions=ACTIONS, errors=errors, filters=filters,
+                           filtered=any(filters.values()))

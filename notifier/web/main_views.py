@@ -1,12 +1,11 @@
-"""Dashboard and health check."""
+"""Dashboard, health check and the favicon."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
-from sqlalchemy import func, select, text
+from flask import Blueprint, jsonify, render_template, send_from_directory
 
-from notifier import db
-from notifier.models import AuditEvent, StaffUser
-from notifier.web import public
+from notifier import audit, db
+from notifier.auth import service as accounts
+from notifier.web import STATIC_DIR, public
 
 bp = Blueprint("main", __name__)
 
@@ -15,9 +14,9 @@ def dashboard_cards() -> list[dict]:
     """Cards for the dashboard; later parts of the service (imports, matches, funnel) add theirs here."""
     s = db.session()
     return [
-        {"title": "職員アカウント", "figure": s.scalar(select(func.count()).select_from(StaffUser)),
+        {"title": "職員アカウント", "figure": accounts.dao_count_users(s),
          "text": "有効な職員アカウントの数です。"},
-        {"title": "本日までの操作記録", "figure": s.scalar(select(func.count()).select_from(AuditEvent)),
+        {"title": "本日までの操作記録", "figure": audit.count_events(s),
          "text": "サインイン、閲覧、出力などの記録の総数です。"},
     ]
 
@@ -30,5 +29,12 @@ def dashboard():
 @bp.route("/healthz")
 @public
 def healthz():
-    db.session().execute(text("SELECT 1"))
+    db.ping()
     return jsonify(status="ok")
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    # Browsers ask for /favicon.ico on pages that name none (the LIFF page, error pages of other apps).
+    return send_from_directory(STATIC_DIR, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)

@@ -5,7 +5,6 @@ the reach preview eligibility/preview.py, the two-person rule eligibility/dao.py
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
@@ -24,6 +23,7 @@ from notifier.eligibility.rules import RULE_ID, Rule
 from notifier.ingest.status import source_statuses
 from notifier.models import RuleVersion
 from notifier.web import current_actor, require_roles
+from notifier.web.params import business_date
 
 bp = Blueprint("rules", __name__, url_prefix="/rules")
 
@@ -47,13 +47,19 @@ def _rule(row: RuleVersion) -> tuple[Rule | None, str | None]:
     return rule_of(row.definition, row.rule_id, row.version)
 
 
+def reference_date() -> dt.date:
+    """The one 基準日 of the rule pages: the date of the latest eligibility run (the list's figures are
+    from it), so the preview and the approvals show figures for the same day; today before any run."""
+    run = dao.latest_run(db.session())
+    return run.as_of if run else clock.today_jst()
+
+
 def _parse_as_of(raw: str | None) -> tuple[dt.date, str | None]:
-    if not raw:
-        return clock.today_jst(), None
-    try:
-        return dt.date.fromisoformat(unicodedata.normalize("NFKC", raw).strip()), None
-    except ValueError:
-        return clock.today_jst(), "日付は YYYY-MM-DD の形で入力してください。今日の日付で表示しています。"
+    day, problem = business_date(raw)
+    if problem:
+        fallback = reference_date()
+        return fallback, f"{problem}（YYYY-MM-DD）基準日 {fallback.isoformat()} で表示しています。"
+    return day or reference_date(), None
 
 
 @bp.app_context_processor
@@ -70,7 +76,7 @@ def index():
         by_rule.setdefault(r.rule_id, []).append(r)
     run = dao.latest_run(s)
     summary = (run.summary or {}) if run else {}
-    statuses = source_statuses(s, clock.today_jst(), current_app.config["SOURCE_MAX_AGE_DAYS"])
+    statuses = source_statuses(s, reference_date(), current_app.config["SOURCE_MAX_AGE_DAYS"])
     items = []
     for rule_id, versions in by_rule.items():
         active = next((v for v in versions if v.status == "active"), None)
@@ -141,7 +147,8 @@ def preview_page(rule_id: str, n: int):
     as_of, date_error = _parse_as_of(request.args.get("as_of"))
     result = _reach(rule, as_of, dao.active_pair(s, rule_id)) if rule else None
     return render_template("rules/preview.html", rule_id=rule_id, row=row, rule=rule, error=error,
-                           as_of=as_of, date_error=date_error, reach=result, is_active=row.status == "active")
+                           as_of=as_of, date_error=date_error, reach=result, is_active=row.status == "active",
+                           reference=reference_date()), 400 if date_error else 200
 
 
 def _editor(draft: editor.Draft, *, is_new: bool, errors: dict | None = None,
@@ -155,7 +162,7 @@ def _editor(draft: editor.Draft, *, is_new: bool, errors: dict | None = None,
                            error_labels=editor.error_labels(tree) if errors else {},
                            tree=tree, form_url=form_url,
                            criteria=editor.criterion_options(), group_labels=editor.GROUP_LABELS,
-                           reach=reach_result, as_of=as_of or clock.today_jst(), date_error=date_error,
+                           reach=reach_result, as_of=as_of or reference_date(), date_error=date_error,
                            notice=notice), status
 
 
@@ -169,7 +176,7 @@ def _handle_editor_post(draft: editor.Draft, *, is_new: bool):
         return _editor(draft, is_new=is_new, as_of=as_of)
     if action == "refresh":
         return _editor(draft, is_new=is_new, as_of=as_of)
-    rule, errors = editor.validate(draft)
+    rule, errors = editor.validate(draft, url_hosts=current_app.config["APPLICATION_URL_HOSTS"])
     if is_new and not errors.get("rule_id") and draft.rule_id and dao.dao_latest_version(s, draft.rule_id):
         errors["rule_id"] = "このIDのルールはすでにあります。別のIDにするか、そのルールを編集してください。"
         rule = None
@@ -219,7 +226,7 @@ def new():
 @require_roles("rule_approver")
 def approvals():
     s = db.session()
-    as_of = clock.today_jst()
+    as_of = reference_date()
     items = []
     for row in dao.pending_versions(s):
         rule, error = _rule(row)

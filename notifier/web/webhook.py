@@ -1,5 +1,7 @@
 """POST /line/webhook: verify the signature on the raw body, record each event once, acknowledge fast.
 
+Bodies are bounded twice: MAX_CONTENT_LENGTH (413 before the body is read) and WEBHOOK_MAX_EVENTS.
+
 Events are processed after they are stored: inline (tests, `WEBHOOK_INLINE=True`) or by one
 background thread per process, in the order received. Each `webhookEventId` has effect once.
 """
@@ -55,6 +57,12 @@ def webhook():
     try:
         events = json.loads(body).get("events") or []
     except (ValueError, AttributeError):
+        abort(400)
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        abort(400)
+    if len(events) > current_app.config["WEBHOOK_MAX_EVENTS"]:
+        # LINE sends a handful of events per body; thousands in one signed body are not LINE's.
+        log.warning("webhook body refused: too many events", extra={"events": len(events)})
         abort(400)
     with _acking():
         new = record_events(events)

@@ -39,16 +39,42 @@ def test_it_does_not_sign_in_with_the_password_alone(client, db_session):
     assert user.failed_logins == 1
 
 
-def test_it_refuses_a_reused_totp_code(client, app, db_session):
+def test_it_refuses_a_reused_totp_code_and_says_to_wait_without_counting_it(client, app, db_session):
     user = create_staff(db_session, "tanaka", ["coordinator"])
     code = next_totp_code(db_session, user)
-    for expected in (302, 401):
+    answers = []
+    for _ in range(2):
         c = app.test_client()
         token = csrf_token(c, "/login")
         c.post("/login", data={"username": "tanaka", "password": PASSWORD, "csrf_token": token})
         token = csrf_token(c, "/login/totp")
-        resp = c.post("/login/totp", data={"code": code, "csrf_token": token})
-        assert resp.status_code == expected
+        answers.append(c.post("/login/totp", data={"code": code, "csrf_token": token}))
+    assert [a.status_code for a in answers] == [302, 401]
+    page = answers[1].get_data(as_text=True)
+    assert "この確認コードはすでに使われました" in page and "次のコードが表示されるまで" in page
+    assert "確認コードが正しくありません" not in page
+    db_session.refresh(user)
+    assert user.failed_logins == 0                       # not a guess: it does not count towards lock-out
+    db_session.expire_all()
+    last = db_session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (last.action, last.detail) == ("sign_in_failed", {"reason": "totp_reused"})
+
+
+def test_reused_codes_never_lock_the_account(client, app, db_session):
+    user = create_staff(db_session, "tanaka", ["coordinator"])
+    sign_in(client, db_session, user)
+    db_session.refresh(user)
+    used = pyotp.TOTP(user.totp_secret).generate_otp(user.totp_last_step)
+    c = app.test_client()
+    token = csrf_token(c, "/login")
+    c.post("/login", data={"username": "tanaka", "password": PASSWORD, "csrf_token": token})
+    token = csrf_token(c, "/login/totp")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] + 2):
+        assert c.post("/login/totp", data={"code": used, "csrf_token": token}).status_code == 401
+    db_session.refresh(user)
+    assert user.locked_until is None and user.failed_logins == 0
+    resp = c.post("/login/totp", data={"code": next_totp_code(db_session, user), "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"] == "/"
 
 
 def test_it_enrols_the_second_factor_on_first_sign_in(client, db_session):
@@ -148,3 +174,21 @@ def test_wrong_second_factor_codes_lock_the_account_too(client, app, db_session)
     db_session.refresh(user)
     assert user.locked_until is not None
     assert client.get("/").status_code == 302
+
+
+def test_a_second_factor_overtaken_by_another_sign_in_starts_again(app, db_session):
+    user = create_staff(db_session, "tanaka", ["coordinator"])
+    first, second = app.test_client(), app.test_client()
+    for c in (first, second):
+        token = csrf_token(c, "/login")
+        assert c.post("/login", data={"username": "tanaka", "password": PASSWORD, "csrf_token": token}).status_code == 302
+    token = csrf_token(second, "/login/totp")
+    sign_code = next_totp_code(db_session, user)
+    assert first.post("/login/totp", data={"code": sign_code, "csrf_token": csrf_token(first, "/login/totp")}
+                      ).status_code == 302
+    resp = second.post("/login/totp", data={"code": next_totp_code(db_session, user), "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+    assert "別の画面でこのアカウントのサインインが完了した" in second.get("/login").get_data(as_text=True)
+    db_session.refresh(user)
+    assert user.failed_logins == 0 and user.locked_until is None
+    assert second.get("/").status_code == 302 and first.get("/").status_code == 200

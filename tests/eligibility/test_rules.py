@@ -173,3 +173,45 @@ def test_the_readme_lists_every_criterion(rules_dir):
     from notifier.eligibility.catalog import CATALOG
     text = (rules_dir / "README.md").read_text(encoding="utf-8")
     assert [name for name in CATALOG if f"`{name}`" not in text] == []
+
+
+HOSTS = ("apply.city.example.lg.jp",)
+
+
+@pytest.mark.parametrize("url", ["https://apply.city.example.lg.jp/shugaku", "HTTPS://Apply.City.Example.lg.jp/x",
+                                 "/apply/shugaku?x=1", "https://apply.city.example.lg.jp./x"])
+def test_an_application_url_on_an_allowed_host_or_this_site_is_accepted(url):
+    data = yaml.safe_load(BASE) | {"application_url": url}
+    assert parse_rule(data, "demo.yaml", url_hosts=HOSTS).application_url == url
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("//evil.example/apply", "別のサイトを指すため使えません"),
+    ("/\\evil.example/apply", "バックスラッシュ"),
+    ("https://evil.example/apply", "ホスト evil.example は許可されていません"),
+    ("https://apply.city.example.lg.jp.evil.example/", "許可されていません"),
+    ("http://apply.city.example.lg.jp/x", "https:// または / で始まる"),
+    ("https://user@apply.city.example.lg.jp/x", "ユーザー名・パスワード・ポート番号"),
+    ("https://apply.city.example.lg.jp:8443/x", "ポート番号"),
+    ("javascript:alert(1)", "https:// または / で始まる"),
+    ("https://apply.city.example.lg.jp/a b", "空白"),
+    ("data:text/html,<script>", "https:// または / で始まる"),
+])
+def test_an_application_url_elsewhere_is_refused_with_a_clear_message(url, words):
+    with pytest.raises(RuleError) as e:
+        parse_rule(yaml.safe_load(BASE) | {"application_url": url}, "demo.yaml", url_hosts=HOSTS)
+    [error] = e.value.errors
+    assert error.startswith("demo.yaml: application_url: ") and words in error
+    assert " / " in error                               # Japanese / English, like every rule error
+
+
+def test_without_hosts_only_the_shape_is_checked():
+    # Rules read back from the database were checked against the hosts when they came in.
+    assert parse_rule(yaml.safe_load(BASE) | {"application_url": "https://other.lg.jp/x"}, "db").application_url
+    with pytest.raises(RuleError):
+        parse_rule(yaml.safe_load(BASE) | {"application_url": "//evil.example/"}, "db")
+
+
+def test_the_shipped_rules_load_with_the_default_hosts(rules_dir):
+    from notifier.config import DEFAULT_APPLICATION_URL_HOSTS, parse_hosts
+    assert len(load_rules(rules_dir, url_hosts=parse_hosts(DEFAULT_APPLICATION_URL_HOSTS))) == 7

@@ -71,3 +71,22 @@ def test_pages_use_no_external_assets(client, db_session, app):
     for page in ("/login", "/", "/audit/"):
         html = client.get(page).get_data(as_text=True)
         assert "http://" not in html.replace("http://localhost", "") and "https://" not in html, page
+
+
+def test_the_header_names_each_user_one_way_with_their_roles(app, db_session):
+    named = create_staff(db_session, "hanako", ["rule_author", "rule_approver"], display_name="作成 花子")
+    plain = create_staff(db_session, "taro", ["auditor"])
+    for user, name, roles in ((named, "作成 花子", "ルール作成者・ルール承認者"), (plain, "taro", "監査担当者")):
+        c = app.test_client()
+        sign_in(c, db_session, user)
+        html = c.get("/").get_data(as_text=True)
+        assert f'<span class="who-name">{name}<span class="who-roles">（{roles}）</span></span>' in html
+
+
+def test_the_favicon_is_served_locally(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.mimetype == "image/vnd.microsoft.icon"
+    assert resp.data[:4] == b"\x00\x00\x01\x00"                  # an ICO file
+    html = client.get("/login").get_data(as_text=True)
+    assert '<link rel="icon" href="/favicon.ico"' in html and 'href="/static/img/favicon.svg"' in html
+    assert client.get("/static/img/favicon.svg").status_code == 200

@@ -14,13 +14,27 @@ from tests.web.test_rules_pages import AS_OF, BASE, setup_city
 pytestmark = pytest.mark.browser
 
 
+# A shared 2-core CI machine: the reach preview builds the household table while other jobs run. Every
+# wait is on the page's own state (a locator, a URL), never a JavaScript predicate: Playwright polls a
+# string predicate with eval, which the page's CSP (no 'unsafe-eval') blocks.
+TIMEOUT_MS = 120_000
+
+
+def new_page(chromium, errors: list[str]):
+    ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx.set_default_navigation_timeout(TIMEOUT_MS)
+    page = ctx.new_page()
+    watch(page, errors)
+    return ctx, page
+
+
 def watch(page, errors: list[str]) -> None:
-    """Collect script errors, CSP violations and failed requests (the browser's own favicon aside)."""
+    """Collect script errors, CSP violations and failed requests (the favicon included: it is served)."""
     page.on("console", lambda m: errors.append(m.text)
             if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
 
 
 def sign_in(page, base_url, session, user):
@@ -44,10 +58,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     errors: list[str] = []
 
     # --- the author: edit, preview, save -------------------------------------------------------
-    ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(90_000)  # the reach preview builds the household table; CI machines are shared
-    page = ctx.new_page()
-    watch(page, errors)
+    ctx, page = new_page(chromium, errors)
     sign_in(page, base, live_session, author)
     page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="ルール").click()
     page.screenshot(path=str(screenshot_dir / "rule_list.png"), full_page=True)
@@ -55,7 +66,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     page.screenshot(path=str(screenshot_dir / "rule_detail.png"), full_page=True)
     page.get_by_role("link", name="編集する").click()
     assert page.url.endswith("/rules/shugaku_enjo/edit")
-    page.wait_for_function("document.documentElement.classList.contains('js')")  # rule_editor.js ran under the CSP
+    page.locator("html.js").wait_for(state="attached")   # rule_editor.js ran under the CSP
 
     # a structural edit round trip (add a criterion to the root group, then remove it)
     page.select_option("#node-0-new", "has_jido")
@@ -98,10 +109,7 @@ def test_an_author_edits_and_previews_a_rule_and_another_person_approves_it(
     ctx.close()
 
     # --- a second person approves ---------------------------------------------------------------
-    ctx = chromium.new_context(locale="ja-JP", viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(90_000)  # the reach preview builds the household table; CI machines are shared
-    page = ctx.new_page()
-    watch(page, errors)
+    ctx, page = new_page(chromium, errors)
     sign_in(page, base, live_session, approver)
     page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="承認待ち").click()
     card = page.locator("section.approval", has_text="就学援助のご案内 第2版")

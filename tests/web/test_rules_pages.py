@@ -244,7 +244,8 @@ def test_an_invalid_parameter_is_shown_next_to_its_field_and_nothing_is_saved(ap
     for field, message in ((BASE, "数字で入力してください"), (PER_PERSON, "0 以上が必要です"),
                            ("cooldown_days", "数値を入力してください"), ("application_url", "URL が必要です")):
         tag = re.search(rf'<input[^>]*id="{field}"[^>]*>', html).group(0)
-        assert 'aria-invalid="true"' in tag and f'aria-describedby="{field}-error"' in tag, field
+        described = re.search(r'aria-describedby="([^"]*)"', tag).group(1).split()
+        assert 'aria-invalid="true"' in tag and f"{field}-error" in described, field
         error = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', html).group(1)
         assert message in error, (field, error)
         assert not re.search(r"[a-z]{4}", error.replace("https", ""))  # Japanese only
@@ -317,7 +318,11 @@ def test_the_author_cannot_approve_their_own_version(app, db_session, city):
     assert post(c, editor(c), "save", **{BASE: "1600000"}).status_code == 302
     v2 = versions(db_session)[-1]
     page = c.get("/rules/approvals").get_data(as_text=True)
-    assert "あなたが作成したため、承認できません" in page
+    # The approve button is disabled, and the reason stands next to it (named by aria-describedby).
+    button = re.search(r'<button type="submit" class="primary"([^>]*)>承認して有効にする</button>\s*'
+                       r'<p class="why-disabled" id="own-(\d+)">([^<]*)</p>', page)
+    assert button and "disabled" in button.group(1) and f'aria-describedby="own-{v2.id}"' in button.group(1)
+    assert button.group(2) == str(v2.id) and "あなたが作成したため承認できません" in button.group(3)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     resp = c.post(f"/rules/approvals/{v2.id}/approve", data={"csrf_token": token}, follow_redirects=True)
     assert "自分が作成した版は承認できません。別の承認者に依頼してください。" in resp.get_data(as_text=True)
@@ -331,7 +336,7 @@ def test_another_approver_approves_and_the_old_version_is_superseded(app, db_ses
     v2 = versions(db_session)[-1]
     approver = signed_in(app, db_session, "approver", ["rule_approver"])
     page = approver.get("/rules/approvals").get_data(as_text=True)
-    assert "基本額: 1,000,000円 → 1,600,000円" in page and "作成したため" not in page
+    assert "基本額: 1,000,000円 → 1,600,000円" in page and "作成したため" not in page and " disabled" not in page
     assert figure(page, "change") == "+1 / −0 世帯"
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     resp = approver.post(f"/rules/approvals/{v2.id}/approve", data={"csrf_token": token}, follow_redirects=True)
@@ -469,3 +474,65 @@ def test_the_pages_warn_when_a_rule_reads_a_source_that_was_never_imported(app, 
     approver = signed_in(app, db_session, "approver", ["rule_approver"])
     html = approver.get("/rules/approvals").get_data(as_text=True)
     assert "承認はできますが、そろうまでこのルールは判定されません" in html and warning in html
+
+
+@pytest.mark.parametrize(("url", "words"), [("//evil.example/apply", "別のサイトを指すため使えません"),
+                                            ("https://evil.example/apply", "ホスト evil.example は許可されていません")])
+def test_an_application_url_on_another_site_is_refused_next_to_its_field(app, db_session, city, url, words):
+    c = signed_in(app, db_session, "author", ["rule_author"])
+    resp = post(c, editor(c), "save", application_url=url)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    tag = re.search(r'<input[^>]*id="application_url"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in tag
+    error = re.search(r'<p class="field-error" id="application_url-error">([^<]*)</p>', html).group(1)
+    assert words in error and " / " not in error                   # staff see the Japanese part
+    assert [v.version for v in versions(db_session)] == [1]
+
+
+def test_rules_load_refuses_an_application_url_outside_the_configured_hosts(app, runner, tmp_path):
+    import shutil
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy("eligibility_rules/shugaku_enjo.yaml", rules)
+    text = (rules / "shugaku_enjo.yaml").read_text(encoding="utf-8")
+    (rules / "shugaku_enjo.yaml").write_text(text.replace("https://apply.city.example.lg.jp/", "https://evil.example/"),
+                                             encoding="utf-8")
+    result = runner.invoke(args=["rules", "load", str(rules)])
+    assert result.exit_code != 0 and "evil.example" in result.output and "APPLICATION_URL_HOSTS" in result.output
+    app.config["APPLICATION_URL_HOSTS"] = ("evil.example",)          # a city that names that host may use it
+    assert runner.invoke(args=["rules", "load", str(rules)]).exit_code == 0
+
+
+def test_one_reference_date_across_the_list_the_preview_the_editor_and_approvals(app, db_session, city, runner):
+    assert runner.invoke(args=["eligibility", "run", "--as-of", "2026-06-15"]).exit_code == 0
+    author = signed_in(app, db_session, "author", ["rule_author"])
+    assert post(author, editor(author), "save", **{BASE: "1600000"}).status_code == 302
+    approver = signed_in(app, db_session, "approver", ["rule_approver"])
+    listing = approver.get("/rules/").get_data(as_text=True)
+    assert "基準日 2026-06-15" in listing
+    preview = approver.get("/rules/shugaku_enjo/v/1/preview").get_data(as_text=True)
+    assert 'id="as_of" name="as_of" value="2026-06-15"' in preview and "基準日 2026-06-15・" in preview
+    approvals = approver.get("/rules/approvals").get_data(as_text=True)
+    assert "到達数は基準日 2026-06-15 時点です" in approvals and "基準日 2026-06-15・" in approvals
+    assert 'name="as_of" value="2026-06-15"' in author.get("/rules/shugaku_enjo/edit").get_data(as_text=True)
+
+
+def test_the_editor_numbers_a_negated_condition_apart_and_marks_required_fields(app, db_session, city):
+    author = signed_in(app, db_session, "author", ["rule_author"])
+    html = author.get("/rules/hitorioya/edit").get_data(as_text=True)
+    legends = re.findall(r"<legend>([^<]+)</legend>", html)
+    assert "条件 3（否定）" in legends and "条件 3 で否定する条件" in legends
+    assert len(legends) == len(set(legends)), legends           # every box has its own name
+    assert 'aria-label="条件 3 で否定する条件を削除"' in html and 'aria-label="条件 3（否定）を削除"' in html
+    for field in ("name", "procedure_code", "application_url", "template", "cooldown_days"):
+        label = re.search(rf'<label for="{field}">(.*?)</label>', html, re.S).group(1)
+        assert '<span class="required">必須</span>' in label, field
+        assert re.search(rf'<input[^>]*id="{field}"[^>]*aria-required="true"', html), field
+    for field in ("effective_from", "reference", "description"):
+        assert "必須" not in re.search(rf'<label for="{field}">(.*?)</label>', html, re.S).group(1), field
+    nav = re.search(r'<nav class="editor-nav"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    for target in ("#basic-title", "#criteria-title", "#save-title", "#node-0-0", "#node-0-2"):
+        assert f'href="{target}"' in nav and f'id="{target[1:]}"' in html, target
+    bar = re.search(r'<div class="save-bar"(.*?)</div>\s*</div>', html, re.S).group(1)
+    assert "到達数を確認する" in bar and "保存して承認を依頼する" in bar

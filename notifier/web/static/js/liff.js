@@ -1,27 +1,16 @@
 /* Residents' consent page (LIFF). Gets the LINE ID token for the form and keeps "tax" tied to "notify".
-   In LINE the token comes from the LIFF SDK; with the local LINE simulator it comes from ?id_token=. */
+   The token comes only from the LIFF SDK (window.liff) and travels only in the POSTed form body: never
+   in a URL, where access logs, the history and shared links would keep it. */
 (function () {
   "use strict";
 
-  function tokenFromQuery() {
-    var params = new URLSearchParams(window.location.search);
-    var token = params.get("id_token");
-    if (token && window.history && window.history.replaceState) {
-      // Do not leave the token in the address bar, the history or a shared link.
-      params.delete("id_token");
-      var query = params.toString();
-      window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
-    }
-    return token;
-  }
-
   function getIdToken() {
-    if (window.liff) {
-      var liffId = document.body.getAttribute("data-liff-id");
-      var ready = liffId ? window.liff.init({ liffId: liffId }) : Promise.resolve();
-      return ready.then(function () { return window.liff.getIDToken(); });
+    if (!window.liff) {
+      return Promise.resolve(null);
     }
-    return Promise.resolve(tokenFromQuery());
+    var liffId = document.body.getAttribute("data-liff-id");
+    var ready = liffId ? window.liff.init({ liffId: liffId }) : Promise.resolve();
+    return ready.then(function () { return window.liff.getIDToken(); });
   }
 
   function setUpForm(form) {

@@ -1,0 +1,109 @@
+"""The audit trail in words: every action of audit.ACTIONS, with the details its callers record."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from notifier.audit import ACTIONS
+from notifier.audit_presentation import DETAILS, Names, actor_text, describe, detail_lines, target_text, value_text
+
+NAMES = Names(users={1: ("デモ管理者", "demo-admin"), 2: ("demo-author", "demo-author")},
+              rules={"shugaku_enjo@v1": "就学援助のご案内"}, runs={3: ("juminhyo", "juminhyo.csv")})
+
+# (action, target_type, target_id, detail) as the code that writes each action records it.
+RECORDED = [
+    ("sign_in", "staff_user", "1", None),
+    ("sign_in_failed", None, None, {"reason": "unknown_user"}),
+    ("sign_in_failed", "staff_user", "1", {"reason": "password", "failures": 3}),
+    ("sign_in_failed", "staff_user", "1", {"reason": "totp", "failures": 5}),
+    ("sign_in_failed", "staff_user", "1", {"reason": "totp_reused"}),
+    ("sign_in_failed", "staff_user", "1", {"reason": "totp_stale"}),
+    ("sign_in_failed", "staff_user", "1", {"reason": "locked", "factor": "password"}),
+    ("sign_out", None, None, None),
+    ("account_locked", "staff_user", "1", {"minutes": 15, "failures": 5}),
+    ("totp_enrolled", "staff_user", "1", None),
+    ("user_created", "staff_user", "2", {"roles": ["rule_author"], "tax": False}),
+    ("password_changed", "staff_user", "2", {"sessions_ended": 2}),
+    ("roles_changed", "staff_user", "2", {"from": ["coordinator"], "to": ["auditor"], "sessions_ended": 1}),
+    ("view_person", "quarantine", "3", {"rows": 12}),
+    ("view_person", "review_queue", None, {"rows": 4}),
+    ("view_person", "pupil", "202012345", {"candidates": ["0000011", "0000012"]}),
+    ("view_household", "household", "0000100001", {"via": "宛名番号"}),
+    ("export", "eligibility_export", "out.csv", {"run_id": 7, "rows": 1200}),
+    ("export", "link_export", "links.csv", {"rows": 15407}),
+    ("import", "import_run", "3", {"source": "juminhyo", "file": "juminhyo.csv", "status": "stored",
+                                   "batch": "20261202T0300", "rows_stored": 1234, "rows_quarantined": 2}),
+    ("import", "import_run", "4", {"source": "shiminzei", "file": "shiminzei.csv", "status": "rejected",
+                                   "batch": "20261202T0300"}),
+    ("rule_change", "rule", "shugaku_enjo@v1", {"hash": "06dd00599bd5", "note": None}),
+    ("rule_approve", "rule", "shugaku_enjo@v1", {"system": True}),
+    ("rule_approve", "rule", "shugaku_enjo@v2", {"system": False}),
+    ("rule_approve", "rule", "shugaku_enjo@v3", {"rejected": True, "note": "基準額の根拠が不明"}),
+    ("consent_change", "resident", "0000011", {"setai_no": "0000100001", "action": "grant",
+                                               "scopes": ["notify", "tax"], "channel": "窓口", "events": [1, 2]}),
+    ("consent_change", "resident", "0000011", {"setai_no": "0000100001", "action": "withdraw", "scopes": ["notify"],
+                                               "granted": [], "withdrawn": ["notify", "tax"], "channel": "LINE",
+                                               "events": [3, 4], "account": 5, "cause": "stop"}),
+    ("consent_change", "consent_import", "consent.csv", {"events": 42, "skipped": 3}),
+    ("line_link", "resident", "0000011", {"result": "linked", "account": 5, "channel": "LIFF"}),
+    ("line_link", "resident", "0000011", {"result": "refused_already_linked", "account": 6, "linked_account": 5}),
+    ("line_link", "resident", "0000011", {"result": "unlinked", "account": 5, "reason": "別人の申請ID"}),
+    ("link_decision", "pupil", "202012345", {"decision": "confirm", "atena_no": "0000011", "changed_from": None,
+                                             "reason": None}),
+    ("link_decision", "pupil", "202012345", {"decision": "none", "atena_no": None, "changed_from": "confirm",
+                                             "reason": "転出済み"}),
+    ("case_change", "case", "9", {"status": "closed"}),
+    ("access_denied", None, None, {"path": "/audit/"}),
+]
+
+
+def test_every_action_has_its_wording():
+    assert set(DETAILS) == set(ACTIONS)
+    assert {a for a, *_ in RECORDED} == set(ACTIONS)
+
+
+@pytest.mark.parametrize(("action", "target_type", "target_id", "detail"), RECORDED)
+def test_it_is_words_not_json_or_internal_names(action, target_type, target_id, detail):
+    entry = describe(action, "demo-admin", 1, target_type, target_id, detail, NAMES, ACTIONS)
+    text = " ".join([entry.actor, entry.action, entry.target, *entry.details])
+    assert entry.action == ACTIONS[action]
+    for raw in ("{", "}", "[", "]", '"', "None", "True", "False", "null", "true", "false", "staff_user", "import_run",
+                "@v", "quarantine", "review_queue", "system", "hash", "note", "reason", "rows", "scopes"):
+        assert raw not in text, (raw, text)
+    if detail:
+        assert entry.details, detail
+    assert re.search(r"[ぁ-んァ-ヶ一-龠]", entry.target + "".join(entry.details) + entry.action)
+
+
+def test_targets_name_what_the_ids_stand_for():
+    assert target_text("staff_user", "1", NAMES) == "職員 デモ管理者（demo-admin）"
+    assert target_text("staff_user", "2", NAMES) == "職員 demo-author"
+    assert target_text("staff_user", "99", NAMES) == "職員 職員（番号 99・削除済みか不明）"
+    assert target_text("rule", "shugaku_enjo@v1", NAMES) == "ルール「就学援助のご案内」第1版"
+    assert target_text("rule", "gone@v4", NAMES) == "ルール gone 第4版"
+    assert target_text("import_run", "3", NAMES) == "データ取込：住民基本台帳（juminhyo.csv、取込の番号 3）"
+    assert target_text("quarantine", "3", NAMES) == "隔離された行：住民基本台帳（juminhyo.csv、取込の番号 3）"
+    assert target_text("household", "0000100001", NAMES) == "世帯番号 0000100001"
+    assert target_text(None, None, NAMES) == "—"
+
+
+def test_actors_in_words():
+    assert actor_text("demo-admin", 1, NAMES) == "デモ管理者（demo-admin）"
+    assert actor_text("system", None, NAMES) == "システム"
+    assert actor_text("line", None, NAMES) == "LINE（住民の操作）"
+    assert actor_text("cli:tanaka", None, NAMES) == "コマンド（tanaka が実行）"
+    assert actor_text("anonymous", None, NAMES) == "サインインしていない利用者"
+
+
+def test_the_details_of_the_issue_read_as_sentences():
+    assert detail_lines("rule_approve", {"system": True}) == ("運用担当者のコマンドで承認し、有効にしました（rules load --activate）",)
+    assert detail_lines("rule_change", {"hash": "06dd00599bd5", "note": None}) == (
+        "変更の理由：なし", "内容の識別番号：06dd00599bd5")
+    assert detail_lines("sign_in_failed", {"reason": "password", "failures": 3}) == ("パスワードの誤り（連続 3 回目）",)
+
+
+def test_unknown_keys_are_still_words():
+    assert detail_lines("case_change", {"status": "closed", "flag": True, "ids": [1, 2], "n": 12000}) == (
+        "結果：closed", "flag：はい", "ids：1、2", "n：12,000")
+    assert value_text(None) == "なし" and value_text({"rows": 2}) == "件数：2"
