@@ -22,7 +22,8 @@ def iso_dates(frame: pd.DataFrame, datetime_columns: set[str] = frozenset()) -> 
             arr = col.to_numpy(dtype="datetime64[ns]")
             unit = "us" if name in datetime_columns else "D"
             text = np.datetime_as_string(arr, unit=unit)
-            if unit != "D":
+            if unit != "D" and len(text):
+                # (numpy 2.3's char.replace fails on an empty array: no maximum of nothing)
                 text = np.char.replace(text, "T", " ")
             out[name] = pd.Series(text, index=col.index, dtype=object).where(~np.isnat(arr), None)
         else:

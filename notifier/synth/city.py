@@ -867,8 +867,8 @@ class _Builder:
         si = cidx % len(elem)
         ji = (cidx // 3) % len(jhs)
         school_name = np.where(grade <= 6, elem[si], jhs[ji])
-        school_code = np.where(grade <= 6, dirt._join("B127221900", np.char.zfill((si + 1).astype(str), 3)),
-                               dirt._join("C127221900", np.char.zfill((ji + 1).astype(str), 3)))
+        school_code = np.where(grade <= 6, dirt._join("B127221900", dirt.zfill(si + 1, 3)),
+                               dirt._join("C127221900", dirt.zfill(ji + 1, 3)))
         entry = school_year(birth) + 7  # the fiscal year the pupil entered 小1
         order = rng.permutation(n)
         serial = np.empty(n, dtype=np.int64)

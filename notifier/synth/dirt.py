@@ -166,6 +166,12 @@ def _era(d: np.ndarray):
     return kanji, letter, eyear
 
 
+def zfill(values, width: int) -> np.ndarray:
+    """np.char.zfill that also takes an empty array (numpy 2.3+ fails on one: no maximum of nothing)."""
+    text = np.asarray(values).astype(str)
+    return np.char.zfill(text, width) if text.size else text
+
+
 def _join(*parts) -> np.ndarray:
     """Element-wise string concatenation of arrays and scalars."""
     n = max(len(p) for p in parts if isinstance(p, (np.ndarray, pd.Series)))
@@ -195,8 +201,8 @@ def format_dates(d: np.ndarray, forms: np.ndarray) -> np.ndarray:
         elif form == "era_letter":
             out[s] = _join(letter[s], ey[s], ".", m[s], ".", dd[s])
         else:
-            out[s] = _join(letter[s], np.char.zfill(ey[s].astype(str), 2), ".",
-                           np.char.zfill(m[s].astype(str), 2), ".", np.char.zfill(dd[s].astype(str), 2))
+            out[s] = _join(letter[s], zfill(ey[s], 2), ".",
+                           zfill(m[s], 2), ".", zfill(dd[s], 2))
     return out
 
 

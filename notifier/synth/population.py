@@ -576,7 +576,7 @@ def _ids(rng, n) -> np.ndarray:
     vals = np.unique(rng.integers(10_000_000, 3_000_000_000, int(n * 1.05) + 10))
     vals = rng.permutation(vals)[:n]
     assert len(vals) == n
-    return np.char.zfill(vals.astype(str), 10).astype(object)
+    return dirt.zfill(vals, 10).astype(object)
 
 
 def _distinct_sibling_names(rng, people: pd.DataFrame) -> None:
