@@ -16,10 +16,12 @@ from notifier.cliutil import CommandError, emit, json_option, with_app
 from notifier.consent.cli import consent_group
 from notifier.contract import ROLES
 from notifier.eligibility.cli import eligibility_group, rules_group
+from notifier.followup.cli import followup_group
 from notifier.ingest.cli import data_group
 from notifier.jobs.cli import daily_command, scheduler_command
 from notifier.line.sim.cli import line_sim_command
 from notifier.linkage.cli import link_group
+from notifier.outbox.cli import notify_group
 
 
 @click.group(help="Consent-based push-support notification service (プッシュ型支援).")
@@ -188,8 +190,8 @@ def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, i
     click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive, in_process), ensure_ascii=False, indent=2))
 
 
-for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, daily_command,
-               scheduler_command, line_sim_command):
+for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, notify_group,
+               followup_group, daily_command, scheduler_command, line_sim_command):
     main.add_command(_group)
 
 

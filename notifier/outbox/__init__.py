@@ -1,0 +1,1 @@
+"""The outbox: notices and deliveries (enqueue), message templates, the dispatcher, /r/ links."""
