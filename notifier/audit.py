@@ -37,6 +37,7 @@ ACTIONS = {
     "line_link": "LINE連携",
     "link_decision": "名寄せの判断",
     "case_change": "ケースの変更",
+    "delivery_change": "お知らせの送信の操作",
     "access_denied": "権限のないアクセス",
 }
 

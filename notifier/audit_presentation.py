@@ -20,6 +20,8 @@ ACTOR_LABELS = {
 }
 
 TARGET_LABELS = {
+    "delivery": "お知らせの送信",
+    "outbox_alert": "送信の警告",
     "staff_user": "職員",
     "rule": "ルール",
     "import_run": "データ取込",
@@ -273,6 +275,24 @@ def _link_decision(d: dict) -> list[str]:
     return lines
 
 
+DELIVERY_CHANGES = {"retry": "もう一度送る", "cancel": "送信を取り消す", "resolve": "確認が必要な送信を確認した",
+                    "clear_alert": "警告を解除した"}
+DELIVERY_STATUS_WORDS = {"queued": "送信待ち", "sent": "送信済み", "failed": "送信できず", "cancelled": "取り消し",
+                         "unknown": "確認が必要", "sending": "送信中"}
+ALERT_KINDS = {"quota": "LINEの月間の送信上限"}
+
+
+def _delivery_change(d: dict) -> list[str]:
+    lines = [DELIVERY_CHANGES.get(d.get("change"), value_text(d.get("change")))]
+    if d.get("from") or d.get("to"):
+        before = DELIVERY_STATUS_WORDS.get(d.get("from"), value_text(d.get("from")))
+        after = DELIVERY_STATUS_WORDS.get(d.get("to"), value_text(d.get("to")))
+        lines.append(f"状態：{before} → {after}")
+    if d.get("kind"):
+        lines.append(f"警告：{ALERT_KINDS.get(d['kind'], d['kind'])}")
+    return lines
+
+
 def _access_denied(d: dict) -> list[str]:
     return [f"アクセス先：{d['path']}"] if "path" in d else []
 
@@ -302,6 +322,7 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "line_link": (_line_link, frozenset({"result", "channel", "reason", "account", "linked_account"})),
     "link_decision": (_link_decision, frozenset({"decision", "atena_no", "changed_from", "reason"})),
     "case_change": (_none, frozenset()),
+    "delivery_change": (_delivery_change, frozenset({"change", "from", "to", "kind"})),
     "access_denied": (_access_denied, frozenset({"path"})),
 }
 

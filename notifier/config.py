@@ -138,6 +138,8 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://localhost:5000"),
         "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
         "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),
+        # The channel's monthly message quota (LINE's plan), shown beside this month's use; empty = not shown.
+        "LINE_MONTHLY_LIMIT": _int(env, "LINE_MONTHLY_LIMIT", 0, 0) or None,
         "SOURCE_MAX_AGE_DAYS": parse_source_max_age(env.get("SOURCE_MAX_AGE_DAYS", "")),
         # The daily job: the folder the city's systems drop their exports into (archive/ and rejected/
         # are made beside the files), an optional mapping file for their names, and when it runs (JST).

@@ -54,6 +54,9 @@ RECORDED = [
     ("link_decision", "pupil", "202012345", {"decision": "none", "atena_no": None, "changed_from": "confirm",
                                              "reason": "転出済み"}),
     ("case_change", "case", "9", {"status": "closed"}),
+    ("delivery_change", "delivery", "12", {"change": "retry", "from": "failed", "to": "queued"}),
+    ("delivery_change", "delivery", "12", {"change": "resolve", "from": "unknown", "to": "sent"}),
+    ("delivery_change", "outbox_alert", "1", {"change": "clear_alert", "kind": "quota"}),
     ("access_denied", None, None, {"path": "/audit/"}),
 ]
 

@@ -126,6 +126,7 @@ NAV = [
     ("consents.index", "同意の管理", ("coordinator",)),
     ("rules.index", "ルール", ("rule_author", "rule_approver")),
     ("rules.approvals", "承認待ち", ("rule_approver",)),
+    ("sending.index", "お知らせの送信", ("coordinator", "auditor")),
     ("ops.index", "運用状況", ("coordinator",)),
     ("audit.index", "操作履歴", ("auditor",)),
 ]
@@ -251,6 +252,7 @@ def init_app(app: Flask) -> None:
         main_views,
         ops_views,
         rules_views,
+        sending_views,
         webhook,
     )
     app.register_blueprint(auth_views.bp)
@@ -260,5 +262,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(data_views.bp)
     app.register_blueprint(rules_views.bp)
     app.register_blueprint(ops_views.bp)
+    app.register_blueprint(sending_views.bp)
     webhook.init_app(app)
     liff_views.init_app(app)

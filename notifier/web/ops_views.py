@@ -9,6 +9,7 @@ from notifier.ingest import history
 from notifier.ingest.status import source_statuses
 from notifier.jobs import status
 from notifier.jobs.daily import STATUS_LABELS, STEP_LABELS, count_text
+from notifier.outbox import admin
 from notifier.web import require_roles
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
@@ -23,4 +24,5 @@ def index():
     return render_template("ops/index.html", heartbeat=status.heartbeat(s),
                            invocations=status.recent_invocations(s), step_labels=STEP_LABELS,
                            status_labels=STATUS_LABELS, count_text=count_text, rejected=rejected,
-                           problems=[st for st in statuses.values() if not st.usable])
+                           problems=[st for st in statuses.values() if not st.usable],
+                           sending=admin.status_counts(s), alerts=admin.open_alerts(s))
