@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -169,5 +170,39 @@ def tiny_exports(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_city")
     generate("tiny", 5, out)
     return out
+
+
+CITY_CACHE = Path(__file__).resolve().parent.parent / "instance" / "test-cities"
+
+
+def generated_city(scale: str, seed: int) -> tuple[Path, dict]:
+    """A generated city, made once and kept on disk under instance/test-cities/ for later runs (the
+    SQLite and PostgreSQL runs of CI share it). The key includes a hash of the generator's code and the
+    data contract, so a change to either makes a new city. Read-only: copy it before changing files."""
+    import hashlib
+    import json
+    import uuid
+
+    import notifier.contract
+    import notifier.synth
+    from notifier.synth import generate
+    code = sorted(Path(notifier.synth.__file__).parent.rglob("*.py")) + [Path(notifier.contract.__file__)]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in code)).hexdigest()[:12]
+    final = CITY_CACHE / f"{scale}-{seed}-{digest}"
+    if not (final / "summary.json").exists():
+        building = CITY_CACHE / f".building-{uuid.uuid4().hex}"
+        summary = generate(scale, seed, building / "city")
+        (building / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, default=str))
+        try:
+            building.rename(final)                    # atomic: a parallel run that won keeps its copy
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)
+    return final / "city", json.loads((final / "summary.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def small_city() -> tuple[Path, dict]:
+    """The `small` city (seed 11), shared by every test that needs a whole city: (directory, summary)."""
+    return generated_city("small", 11)
 
 

@@ -22,35 +22,33 @@ from notifier.ingest.load import load_sources
 from notifier.ingest.mapping import Mapping
 from notifier.linkage.evaluate import confusion
 from notifier.linkage.run import run_linkage
-from notifier.synth import DEFAULT_TRUTH_DATES, generate
+from notifier.synth import DEFAULT_TRUTH_DATES
 
 SEED = 11
 DEFAULTS = ("shugaku_enjo", "hitorioya", "home_helper")
 
 
-@pytest.fixture(scope="session")
-def small_city(tmp_path_factory):
-    out = tmp_path_factory.mktemp("small") / "city"
-    generate("small", SEED, out)
-    return out
+@pytest.fixture(scope="module")
+def city(small_city):
+    return small_city[0]
 
 
-def test_small_city_links_and_matches_the_truth(app, small_city):
+def test_small_city_links_and_matches_the_truth(app, city):
     engine = app.extensions["db_engine"]
-    summary = import_directory(engine, small_city, Mapping(), actor="test")
+    summary = import_directory(engine, city, Mapping(), actor="test")
     assert not summary.failed
     # Exactly the rows the generator made invalid are quarantined, at the cell it names; no other.
     with engine.connect() as conn:
         held = pd.DataFrame(conn.execute(text('SELECT file, line, "column", value FROM quarantine_rows')).all(),
                             columns=["file", "line", "column", "value"])
-    want = pd.read_csv(small_city / "_truth" / "quarantine.csv", dtype={"value": str}, keep_default_na=False)
+    want = pd.read_csv(city / "_truth" / "quarantine.csv", dtype={"value": str}, keep_default_na=False)
     key = ["file", "line", "column", "value"]
     assert len(want) >= 15
     assert held.sort_values(key).reset_index(drop=True).equals(want.sort_values(key).reset_index(drop=True))
     assert sum(f.rows_quarantined for f in summary.files) == len(want)
 
     result, _counts = run_linkage(engine, date(2026, 11, 1))
-    truth_links = pd.read_csv(small_city / "_truth" / "roster_links.csv", dtype=str)
+    truth_links = pd.read_csv(city / "_truth" / "roster_links.csv", dtype=str)
     c = confusion(result.links, truth_links)
     assert c["precision"] >= 0.999, c
     # 1% of roster birth dates are typed wrong and wait for a person (review), as do most blank ones
@@ -70,7 +68,7 @@ def test_small_city_links_and_matches_the_truth(app, small_city):
 
     sources = load_sources(engine)
     rules = [r for r in load_rules("eligibility_rules") if r.id in DEFAULTS]
-    expected = pd.read_csv(small_city / "_truth" / "rule_matches.csv", dtype={"世帯番号": str})
+    expected = pd.read_csv(city / "_truth" / "rule_matches.csv", dtype={"世帯番号": str})
     rng = np.random.default_rng(SEED)
     for as_of in DEFAULT_TRUTH_DATES:
         table = build_household_table(sources, all_links, as_of)

@@ -115,20 +115,20 @@ def test_pupil_absence_and_applications(household):
 
 
 @pytest.fixture(scope="module")
-def small_city():
+def synthetic_table():
     from tests.households import synthetic
     sources, links, _ = synthetic.generate(residents=3_000, seed=1)
     return build_household_table(sources, links, synthetic.AS_OF)
 
 
 @pytest.mark.parametrize("name", sorted(CATALOG))
-def test_every_criterion_runs_vectorised_on_empty_and_populated_tables(name, small_city):
+def test_every_criterion_runs_vectorised_on_empty_and_populated_tables(name, synthetic_table):
     crit = CATALOG[name]
     params = crit.resolve(crit.normalize({})[0], D(2026, 5, 10))
     empty = build_household_table(empty_sources(), None, D(2026, 5, 10))
     res = crit.evaluate(empty, params)
     assert res.mask.shape == (0,)
-    table = small_city
+    table = synthetic_table
     res = crit.evaluate(table, params)
     assert res.mask.dtype == bool and res.mask.shape == (table.n,)
     pos = np.flatnonzero(res.mask)[:50]

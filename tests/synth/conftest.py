@@ -1,4 +1,4 @@
-"""Generated cities shared by the synth tests (one generation per scale and run)."""
+"""Generated cities shared by the synth tests (`small_city` is the suite-wide one in tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +7,6 @@ import pandas as pd
 import pytest
 
 from notifier.synth import generate
-
-
-@pytest.fixture(scope="session")
-def small_city(tmp_path_factory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("synth_small")
-    return out, generate("small", 7, out)
 
 
 @pytest.fixture(scope="session")
