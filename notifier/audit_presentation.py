@@ -31,6 +31,7 @@ TARGET_LABELS = {
     "household": "世帯",
     "resident": "住民",
     "eligibility_export": "対象世帯の書き出し",
+    "funnel_export": "ファネルの書き出し",
     "link_export": "名寄せ結果の書き出し",
     "consent_import": "窓口・CSWの同意の取込",
 }
@@ -154,7 +155,7 @@ def target_text(target_type: str | None, target_id: str | None, names: Names) ->
         return f"世帯番号 {tid}"
     if target_type == "resident":
         return f"宛名番号 {tid}"
-    if target_type in ("eligibility_export", "link_export", "consent_import"):
+    if target_type in ("eligibility_export", "link_export", "consent_import", "funnel_export"):
         return f"{TARGET_LABELS[target_type]}（{tid}）"
     return f"{TARGET_LABELS.get(target_type, target_type)} {tid}".strip()
 

@@ -1,11 +1,14 @@
 """Dashboard, health check and the favicon."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, send_from_directory
+from flask import Blueprint, Response, g, jsonify, render_template, request, send_from_directory
+from markupsafe import Markup
+from sqlalchemy import select
 
-from notifier import audit, db
+from notifier import audit, clock, db
 from notifier.auth import service as accounts
-from notifier.web import STATIC_DIR, public
+from notifier.models import RuleVersion
+from notifier.web import STATIC_DIR, bad_request, current_actor, params, public, require_roles
 
 bp = Blueprint("main", __name__)
 
@@ -21,9 +24,54 @@ def dashboard_cards() -> list[dict]:
     ]
 
 
+FUNNEL_ROLES = ("coordinator",)
+
+
+def _period():
+    from notifier.outreach.funnel import Period
+    since, err_since = params.business_date(request.args.get("from"))
+    until, err_until = params.business_date(request.args.get("to"))
+    if err_since or err_until:
+        raise bad_request(err_since or err_until)
+    return Period(since, until)
+
+
+def _rule_names(s) -> dict[str, str]:
+    rows = s.execute(select(RuleVersion.rule_id, RuleVersion.name).order_by(RuleVersion.version)).all()
+    return {rule_id: name for rule_id, name in rows}
+
+
 @bp.route("/")
 def dashboard():
-    return render_template("dashboard.html", dashboard_cards=dashboard_cards())
+    if not g.user.has_role(*FUNNEL_ROLES):
+        return render_template("dashboard.html", dashboard_cards=dashboard_cards(), funnel=None)
+    from notifier.outreach import charts, funnel
+    s = db.session()
+    period = _period()
+    table = funnel.funnel(s, period, as_of=clock.today_jst())
+    names = _rule_names(s)
+    total = table.loc["合計"] if "合計" in table.index else None
+    chart = None
+    if total is not None and total["eligible"]:
+        chart = Markup(charts.funnel_svg([(label, int(total[stage])) for stage, label in funnel.STAGES],
+                                         title="すべてのルールの合計（世帯×ルール）"))
+    return render_template("dashboard.html", dashboard_cards=dashboard_cards(), funnel=table,
+                           rates=funnel.rates(table), stages=funnel.STAGES, chart=chart, rule_names=names,
+                           period=period, period_args={k: v for k, v in (("from", period.since), ("to", period.until))
+                                                       if v is not None})
+
+
+@bp.route("/funnel.csv")
+@require_roles(*FUNNEL_ROLES)
+def funnel_csv():
+    from notifier.outreach import funnel
+    s = db.session()
+    table = funnel.funnel(s, _period(), as_of=clock.today_jst())
+    audit.record(s, "export", actor=current_actor(), target_type="funnel_export", target_id="funnel.csv",
+                 detail={"rows": int(len(table))})
+    s.commit()
+    return Response(funnel.to_csv(table, _rule_names(s)), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=funnel.csv"})
 
 
 @bp.route("/healthz")
