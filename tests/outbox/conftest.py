@@ -80,3 +80,7 @@ def city(app, tmp_path):
         template_dao.load_directory(s, ROOT / "templates" / "messages", actor="test", activate=True)
         s.commit()
     return City(app)
+
+
+# The LINE simulator over HTTP and the real SDK (tests/line/conftest.py).
+from tests.line.conftest import friend, line, sim, sim_server, webhook  # noqa: E402,F401
