@@ -250,6 +250,7 @@ def init_app(app: Flask) -> None:
         liff_views,
         main_views,
         ops_views,
+        outbox_views,
         rules_views,
         webhook,
     )
@@ -262,3 +263,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(ops_views.bp)
     webhook.init_app(app)
     liff_views.init_app(app)
+    outbox_views.init_app(app)
