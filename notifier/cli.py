@@ -21,7 +21,7 @@ from notifier.ingest.cli import data_group
 from notifier.jobs.cli import daily_command, scheduler_command
 from notifier.line.sim.cli import line_sim_command
 from notifier.linkage.cli import link_group
-from notifier.outbox.cli import notify_group
+from notifier.outbox.cli import notify_group, templates_group
 
 
 @click.group(help="Consent-based push-support notification service (プッシュ型支援).")
@@ -191,7 +191,7 @@ def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, i
 
 
 for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, notify_group,
-               followup_group, daily_command, scheduler_command, line_sim_command):
+               templates_group, followup_group, daily_command, scheduler_command, line_sim_command):
     main.add_command(_group)
 
 

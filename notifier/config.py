@@ -136,6 +136,9 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         "LIFF_ID": env.get("LIFF_ID", ""),
         "LIFF_SDK_URL": env.get("LIFF_SDK_URL", "https://static.line-scdn.net/liff/edge/2/sdk.js"),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://localhost:5000"),
+        # A notice's /r/ link works this many days; a broken or expired one offers the city's site.
+        "LINK_TOKEN_DAYS": _int(env, "LINK_TOKEN_DAYS", 90, 1),
+        "CITY_GENERAL_URL": env.get("CITY_GENERAL_URL", "https://www.city.example.lg.jp/"),
         "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
         "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),
         # The channel's monthly message quota (LINE's plan), shown beside this month's use; empty = not shown.

@@ -282,3 +282,21 @@ SOURCE_OK, SOURCE_MISSING, SOURCE_STALE = "ok", "missing", "stale"
 #   handbook_grade  身体 1–6級, 精神 1–3級 (stored as "1級" even when written "1"), 療育 A/B/A1/A2/B1/B2
 #   flag      bool (有 = True; 無 or blank = False)
 #   datetime  JST date-time, stored as naive UTC
+
+
+# Words a lock screen must never show (a notice's altText and its header line, which LINE's
+# notification and chat list preview): they would tell anyone glancing at the phone why the household
+# was chosen, or which service it is. One list, read by the template check (outbox/templates.py).
+SENSITIVE_WORDS = (
+    "生活保護", "保護費", "障害", "障がい", "障碍", "手帳", "療育", "介護", "要介護", "ヘルパー",
+    "ひとり親", "母子", "父子", "寡婦", "離婚", "貧困", "困窮", "低所得", "非課税", "課税", "所得",
+    "収入", "税", "虐待", "ヤングケアラー", "ケアラー", "児童扶養", "扶養手当", "就学援助", "援助",
+    "未受診", "健診", "医療費", "助成", "手当", "給付", "支援", "福祉", "病気", "疾病", "精神",
+    "要対協", "要保護", "滞納", "未就園",
+)
+# Words that give a reason or a personal finding (why the household was chosen): never in any part of
+# a message, body included (rules.md: reasons are for staff, never for the message).
+REASON_WORDS = (
+    "所得", "課税", "非課税", "低所得", "貧困", "困窮", "生活保護", "虐待", "ヤングケアラー", "未受診",
+    "滞納", "要保護", "要対協", "判定", "該当", "抽出", "あなたの世帯は", "お宅は",
+)

@@ -33,7 +33,10 @@ def init_app(app: Flask) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     app.extensions["db_engine"] = engine
-    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False)
+    # Services below the web layer never read Flask's config; the key the outbox signs its /r/ links
+    # with travels on every session instead (outbox/enqueue.py).
+    app.extensions["db_sessionmaker"] = sessionmaker(bind=engine, expire_on_commit=False,
+                                                     info={"link_signing_key": app.config["SECRET_KEY"]})
     app.teardown_appcontext(_close_request_session)
 
 

@@ -251,6 +251,7 @@ def init_app(app: Flask) -> None:
         liff_views,
         main_views,
         ops_views,
+        outbox_views,
         rules_views,
         sending_views,
         webhook,
@@ -265,3 +266,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(sending_views.bp)
     webhook.init_app(app)
     liff_views.init_app(app)
+    outbox_views.init_app(app)
