@@ -21,6 +21,9 @@ ACTOR_LABELS = {
 
 TARGET_LABELS = {
     "delivery": "お知らせの送信",
+    "template": "お知らせの文面",
+    "eligibility_run": "該当判定",
+    "reminder": "リマインド",
     "outbox_alert": "送信の警告",
     "staff_user": "職員",
     "rule": "ルール",
@@ -139,6 +142,9 @@ def target_text(target_type: str | None, target_id: str | None, names: Names) ->
         name = names.rules.get(tid)
         version = f"第{n}版" if n.isdigit() else tid
         return f"ルール「{name}」{version}" if name else f"ルール {rule_id or tid} {version}"
+    if target_type == "template":
+        template_id, _, n = tid.rpartition("@v")
+        return f"お知らせの文面 {template_id or tid} {f'第{n}版' if n.isdigit() else ''}".strip()
     if target_type in ("import_run", "quarantine"):
         run = names.runs.get(int(tid)) if tid.isdigit() and len(tid) < 19 else None
         what = "データ取込" if target_type == "import_run" else "隔離された行"
@@ -230,6 +236,27 @@ def _rule_approve(d: dict) -> list[str]:
     return ["承認し、有効にしました"]
 
 
+def _template_approve(d: dict) -> list[str]:
+    if d.get("system"):
+        return ["運用担当者のコマンドで承認し、有効にしました（templates load --activate）"]
+    return _rule_approve(d)
+
+
+def _notice_enqueue(d: dict) -> list[str]:
+    lines = [f"対象日：{value_text(d.get('as_of'))}"]
+    if "notices" in d:
+        lines.append(f"お知らせ {d.get('notices', 0)} 件・送信 {d.get('deliveries', 0)} 件を作成しました")
+    if "reminders" in d:
+        lines.append(f"リマインド {d.get('reminders', 0)} 件・送信 {d.get('deliveries', 0)} 件を作成しました")
+    if d.get("already_notified"):
+        lines.append(f"再通知を控える期間のため作成しなかった世帯：{d['already_notified']}")
+    if d.get("no_account"):
+        lines.append(f"通知できるLINEアカウントがない世帯：{d['no_account']}")
+    if d.get("skipped_rules"):
+        lines.append(f"データが足りず作成しなかったルール：{value_text(d['skipped_rules'])}")
+    return lines
+
+
 def _consent_change(d: dict) -> list[str]:
     action = CONSENT_ACTIONS.get(d.get("action"), value_text(d.get("action")))
     lines = []
@@ -318,6 +345,10 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "import": (_import, frozenset({"source", "file", "status", "rows_stored", "rows_quarantined", "batch"})),
     "rule_change": (_rule_change, frozenset({"note", "hash"})),
     "rule_approve": (_rule_approve, frozenset({"system", "rejected", "note"})),
+    "template_change": (_rule_change, frozenset({"note", "hash"})),
+    "template_approve": (_template_approve, frozenset({"system", "rejected", "note"})),
+    "notice_enqueue": (_notice_enqueue, frozenset({"as_of", "notices", "deliveries", "reminders", "already_notified",
+                                                   "no_account", "skipped_rules"})),
     "consent_change": (_consent_change, frozenset({"action", "scopes", "granted", "withdrawn", "channel",
                                                    "setai_no", "cause", "events", "skipped", "account"})),
     "line_link": (_line_link, frozenset({"result", "channel", "reason", "account", "linked_account"})),
