@@ -36,6 +36,7 @@ ACTIONS = {
     "template_change": "文面の変更",
     "template_approve": "文面の承認",
     "notice_enqueue": "お知らせの作成",
+    "notice_dispatch": "お知らせの送信処理",
     "consent_change": "同意の変更",
     "line_link": "LINE連携",
     "link_decision": "名寄せの判断",

@@ -24,6 +24,7 @@ TARGET_LABELS = {
     "template": "お知らせの文面",
     "eligibility_run": "該当判定",
     "reminder": "リマインド",
+    "dispatch_run": "送信処理",
     "outbox_alert": "送信の警告",
     "staff_user": "職員",
     "rule": "ルール",
@@ -257,6 +258,20 @@ def _notice_enqueue(d: dict) -> list[str]:
     return lines
 
 
+DISPATCH_COUNTS = {"sent": "送信", "retried": "再試行待ち", "failed": "送信できず", "cancelled": "取り消し",
+                   "unknown": "確認が必要", "recovered": "中断から再開"}
+
+
+def _notice_dispatch(d: dict) -> list[str]:
+    lines = ["、".join(f"{label} {d[k]} 件" for k, label in DISPATCH_COUNTS.items() if d.get(k)) or "送信なし"]
+    if d.get("stopped_for_quota"):
+        lines.append("LINEの月間の送信上限に達したため途中で止めました")
+    if d.get("cancel_reasons"):
+        words = {"withdrawn": "同意の撤回", "unfollowed": "友だち解除", "moved_out": "転出など"}
+        lines.append("取り消しの理由：" + "、".join(f"{words.get(k, k)} {v} 件" for k, v in d["cancel_reasons"].items()))
+    return lines
+
+
 def _consent_change(d: dict) -> list[str]:
     action = CONSENT_ACTIONS.get(d.get("action"), value_text(d.get("action")))
     lines = []
@@ -349,6 +364,8 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "template_approve": (_template_approve, frozenset({"system", "rejected", "note"})),
     "notice_enqueue": (_notice_enqueue, frozenset({"as_of", "notices", "deliveries", "reminders", "already_notified",
                                                    "no_account", "skipped_rules"})),
+    "notice_dispatch": (_notice_dispatch, frozenset({*DISPATCH_COUNTS, "stopped_for_quota", "cancel_reasons",
+                                                     "quiet_hours", "paused_by_alert"})),
     "consent_change": (_consent_change, frozenset({"action", "scopes", "granted", "withdrawn", "channel",
                                                    "setai_no", "cause", "events", "skipped", "account"})),
     "line_link": (_line_link, frozenset({"result", "channel", "reason", "account", "linked_account"})),

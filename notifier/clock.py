@@ -47,6 +47,12 @@ def timestamp() -> float:
     return fixed.timestamp() if fixed is not None else time.time()
 
 
+def wall_seconds() -> float:
+    """Real seconds since the epoch, even inside `at()`: for what several processes share in real
+    time (the send rate's bucket), which a replayed instant must not stop."""
+    return time.time()
+
+
 @contextmanager
 def at(instant: datetime) -> Iterator[None]:
     """Read `instant` as the current time inside the block (naive values are taken as JST)."""

@@ -23,7 +23,10 @@ class ConfigError(RuntimeError):
     """The configuration cannot work; the message says which variable to set."""
 
 
-def _parse_quiet_hours(value: str) -> tuple[time, time]:
+def _parse_quiet_hours(value: str) -> tuple[time, time] | None:
+    """"20:00-09:00" (JST; may wrap midnight) → (start, end); "off" → None (no quiet hours)."""
+    if value.strip().lower() in ("off", "none", ""):
+        return None
     start, _, end = value.replace("–", "-").partition("-")
     try:
         h1, m1 = (int(x) for x in start.strip().split(":"))
@@ -141,6 +144,9 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         "CITY_GENERAL_URL": env.get("CITY_GENERAL_URL", "https://www.city.example.lg.jp/"),
         "QUIET_HOURS": _parse_quiet_hours(env.get("QUIET_HOURS", "20:00-09:00")),
         "PUSH_RATE_PER_SECOND": float(env.get("PUSH_RATE_PER_SECOND", "100")),
+        # A delivery `sending` for longer than this belongs to a dispatcher that died: the next run
+        # takes it back (same retry key). Longer than one send can take (the client times out at 10 s).
+        "DISPATCH_CLAIM_STALE_SECONDS": float(env.get("DISPATCH_CLAIM_STALE_SECONDS", "120")),
         # The channel's monthly message quota (LINE's plan), shown beside this month's use; empty = not shown.
         "LINE_MONTHLY_LIMIT": _int(env, "LINE_MONTHLY_LIMIT", 0, 0) or None,
         "SOURCE_MAX_AGE_DAYS": parse_source_max_age(env.get("SOURCE_MAX_AGE_DAYS", "")),

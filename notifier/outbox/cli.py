@@ -35,6 +35,52 @@ def notify_enqueue(as_of, as_json: bool) -> None:
     emit(result.as_dict(), as_json, result.lines())
 
 
+@notify_group.command("dispatch", help="Send due deliveries to LINE (retry key, shared rate, quiet hours).")
+@click.option("--now", "now_text", metavar='"YYYY-MM-DD HH:MM"',
+              help="Act as if it were this time in JST (tests and replays); default: the real clock.")
+@click.option("--limit", type=click.IntRange(min=1), help="Claim at most N deliveries in this run.")
+@json_option
+@with_app
+def notify_dispatch(now_text: str | None, limit: int | None, as_json: bool) -> None:
+    import contextlib
+    from datetime import datetime
+
+    from flask import current_app
+
+    from notifier import audit, clock, db
+    from notifier.cliutil import progress
+    from notifier.line.client import LineClient
+    from notifier.outbox.dispatch import dispatch, due_count
+    instant = None
+    if now_text:
+        try:
+            instant = datetime.strptime(now_text.strip(), "%Y-%m-%d %H:%M")
+        except ValueError as exc:
+            raise CommandError(f'--now must look like "2026-07-01 10:00" (JST), got {now_text!r}') from exc
+    config = current_app.config
+    if not config.get("LINE_CHANNEL_ACCESS_TOKEN"):
+        raise CommandError("LINE_CHANNEL_ACCESS_TOKEN is not set: the dispatcher cannot call LINE")
+    engine = db.engine()
+    with contextlib.ExitStack() as stack:
+        if instant is not None:
+            stack.enter_context(clock.at(instant))
+        client = stack.enter_context(LineClient.from_config(config))
+        bar = stack.enter_context(progress(as_json, unit="通"))
+        total = due_count(engine, clock.now()) if bar else 0
+        done = [0]
+
+        def step(n: int) -> None:
+            done[0] += n
+            bar("送信", done[0], max(total, done[0]))
+        result = dispatch(engine, client, quiet_hours=config["QUIET_HOURS"],
+                          rate_per_second=config["PUSH_RATE_PER_SECOND"], limit=limit,
+                          actor=audit.Actor.operator(), progress=step if bar else None,
+                          claim_stale_seconds=config["DISPATCH_CLAIM_STALE_SECONDS"])
+    emit(result.as_dict(), as_json, result.lines())
+    if result.stopped_for_quota:
+        raise SystemExit(3)
+
+
 @click.group("templates", help="Message templates (versioned, approved by a second person).")
 def templates_group() -> None:
     pass

@@ -63,6 +63,9 @@ def reply():
 def _message_endpoint(kind: str) -> Response:
     state = sim().state
     delay = float(state.faults.get("delay") or 0.0)
+    # delay_rate: only that share of requests is slow (0 with a delay set: every request is)
+    if delay > 0 and float(state.faults.get("delay_rate") or 0.0) > 0 and not state.roll("delay_rate"):
+        delay = 0.0
     response = _send(kind)
     # After accepting: LINE may have delivered even though the client times out waiting.
     if delay > 0:

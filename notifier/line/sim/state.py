@@ -24,6 +24,8 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "error_after_accept_rate": 0.0,
     # seconds to wait before answering (after accepting), to provoke client timeouts
     "delay": 0.0,
+    # share of requests that get the delay (0: all of them, when a delay is set)
+    "delay_rate": 0.0,
     # answer 429 "You have reached your monthly limit." to push/multicast
     "quota_exhausted": False,
     # recipients per month before the quota 429 starts; None = unlimited

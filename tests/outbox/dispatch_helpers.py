@@ -1,0 +1,85 @@
+"""Shared set-up for the dispatcher tests: residents who linked and consented, simulator users, and
+queued deliveries made the way enqueue makes them (one retry key each, a Flex notice as the message)."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import select
+
+from notifier import bulk, clock
+from notifier.line.flex import notice_message
+from notifier.models import ConsentEvent, Delivery, LineAccount, Notice, RuleVersion
+from tests.factories import import_sources
+
+DAY = date(2026, 7, 1)
+MESSAGE = json.dumps([notice_message("和泉市からのお知らせ", "就学援助", ["学用品費などの援助があります。"],
+                                     "https://apply.example.lg.jp/r/x", "https://www.city.example.lg.jp/",
+                                     "和泉市からのお知らせ")],
+                     ensure_ascii=False)
+
+
+def residents(app, directory, n: int) -> list[str]:
+    """n households of one resident each (宛名番号 1000001…); returns the 宛名番号."""
+    atena = [f"{1000001 + i}" for i in range(n)]
+    import_sources(app, directory, {"juminhyo": [
+        {"宛名番号": a, "世帯番号": f"8{a}", "続柄": "世帯主", "氏名カナ": "イズミ ハナコ", "生年月日": "1985-04-01",
+         "性別": "2"} for a in atena]})
+    return atena
+
+
+def _insert(conn, table: str, frame: pd.DataFrame) -> None:
+    stamps = {c for c in frame.columns if c.endswith("_at")}
+    for c in stamps:
+        frame[c] = pd.to_datetime(frame[c])
+    frame = bulk.iso_dates(frame, stamps)
+    if "as_of" in frame:
+        frame["as_of"] = frame["as_of"].map(lambda v: v.isoformat())
+    bulk.insert_frame(conn, table, frame)
+
+
+def queue(engine, atena: list[str], user_ids: list[str], *, consent: bool = True) -> list[int]:
+    """Linked accounts (the simulator's user ids), notify consent, and one queued delivery each."""
+    now = clock.now()
+    with engine.begin() as conn:
+        version = conn.execute(select(RuleVersion.id).where(RuleVersion.rule_id == "shugaku_enjo")).scalar()
+        if version is None:
+            version = conn.execute(RuleVersion.__table__.insert().values(
+                rule_id="shugaku_enjo", version=1, name="就学援助", definition="{}", content_hash="x",
+                status="active", created_by="test", created_at=now)).inserted_primary_key[0]
+        first_account = (conn.execute(select(LineAccount.id).order_by(LineAccount.id.desc())).scalar() or 0) + 1
+        first_notice = (conn.execute(select(Notice.id).order_by(Notice.id.desc())).scalar() or 0) + 1
+        n = len(atena)
+        _insert(conn, "line_accounts", pd.DataFrame({
+            "id": range(first_account, first_account + n), "line_user_id": user_ids, "atena_no": atena,
+            "linked_at": [now] * n, "link_channel": ["LINE"] * n, "reachable": [True] * n,
+            "followed_at": [now] * n, "created_at": [now] * n}))
+        if consent:
+            _insert(conn, "consent_events", pd.DataFrame({
+                "atena_no": atena, "setai_no": [f"8{a}" for a in atena], "scope": ["notify"] * n,
+                "action": ["grant"] * n, "channel": ["LINE"] * n, "occurred_at": [now] * n, "recorded_at": [now] * n}))
+        _insert(conn, "notices", pd.DataFrame({
+            "id": range(first_notice, first_notice + n), "kind": ["notice"] * n, "setai_no": [f"8{a}" for a in atena],
+            "rule_id": ["shugaku_enjo"] * n, "rule_version_id": [version] * n, "as_of": [DAY] * n,
+            "created_at": [now] * n}))
+        _insert(conn, "deliveries", pd.DataFrame({
+            "notice_id": range(first_notice, first_notice + n), "line_account_id": range(first_account, first_account + n),
+            "atena_no": atena, "rule_id": ["shugaku_enjo"] * n, "rule_version_id": [version] * n,
+            "message": [MESSAGE] * n, "retry_key": [str(uuid.uuid4()) for _ in range(n)], "status": ["queued"] * n,
+            "attempts": [0] * n, "next_attempt_at": [now] * n, "created_at": [now] * n, "updated_at": [now] * n}))
+        return list(conn.execute(select(Delivery.id).where(Delivery.notice_id >= first_notice)
+                                 .order_by(Delivery.id)).scalars())
+
+
+def withdraw(engine, atena_no: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(ConsentEvent.__table__.insert().values(
+            atena_no=atena_no, scope="notify", action="withdraw", channel="LINE", occurred_at=clock.now(),
+            recorded_at=clock.now()))
+
+
+def statuses(engine) -> dict[int, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(select(Delivery.id, Delivery.status)).all())
