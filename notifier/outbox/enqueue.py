@@ -263,3 +263,13 @@ def enqueue_reminders(session: Session, as_of: date, notice_ids, *, actor, publi
     audit.record(session, "notice_enqueue", actor=actor, target_type="reminder",
                  detail={"as_of": str(as_of), "reminders": len(made), "deliveries": len(deliveries)})
     return len(made)
+
+
+def notified_recently(session: Session, rule_id: str, setai_nos, as_of: date, cooldown_days: int) -> int:
+    """How many of `setai_nos` had a notice of `rule_id` within the cool-down before `as_of` (the
+    households enqueue would skip): the reach preview's 「通知する見込み」 subtracts them."""
+    start = as_of - timedelta(days=int(cooldown_days))
+    noticed = set(session.scalars(select(Notice.setai_no).where(
+        Notice.kind == "notice", Notice.rule_id == rule_id,
+        (Notice.as_of > start) | (Notice.as_of == as_of))).all())
+    return len(noticed & set(setai_nos))

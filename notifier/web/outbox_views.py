@@ -34,5 +34,12 @@ def follow_link(token: str):
     return response
 
 
+def _notified_recently(rule_id, setai_nos, as_of, cooldown_days) -> int:
+    from notifier.outbox.enqueue import notified_recently
+    return notified_recently(db.session(), rule_id, setai_nos, as_of, cooldown_days)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    # The rules pages' reach preview asks the outbox who was notified within the cool-down.
+    app.extensions["notified_recently"] = _notified_recently
