@@ -116,3 +116,76 @@ def household_table(as_of, links=(), **rows):
         sources[name] = source_frame(name, rs)
     link_df = pd.DataFrame(list(links), columns=["pupil_id", "atena_no"]).astype("str")
     return build_household_table(sources, link_df, as_of)
+
+
+# --- the outbox -----------------------------------------------------------------------------------
+def notifiable_households(app, directory, n: int, *, start: int = 1) -> list[str]:
+    """n households of one resident each (宛名番号 8NNNNNN1, 世帯番号 8NNNNN), each resident with a
+    linked, following LINE account holding `notify` (bulk rows, as the webhook would leave them).
+    Returns the 世帯番号."""
+    import numpy as np
+    import pandas as pd
+
+    from notifier import bulk, clock
+    from notifier.models import ConsentEvent, LineAccount
+    nums = np.arange(start, start + n)
+    setai = [f"8{i:06d}" for i in nums]
+    atena = [f"8{i:06d}1" for i in nums]
+    import_sources(app, directory, {"juminhyo": [{"宛名番号": a, "世帯番号": s} for a, s in zip(atena, setai)]})
+    now = pd.Timestamp(clock.now())
+    engine = app.extensions["db_engine"]
+    with engine.begin() as conn:
+        accounts = pd.DataFrame({"line_user_id": [f"U{i:032x}" for i in nums], "atena_no": atena,
+                                 "linked_at": now, "link_channel": "LINE", "reachable": True,
+                                 "followed_at": now, "created_at": now})
+        bulk.insert_frame(conn, LineAccount.__table__.name,
+                          bulk.iso_dates(accounts, {"linked_at", "followed_at", "created_at"}))
+        events = pd.DataFrame({"atena_no": atena, "setai_no": setai, "scope": "notify", "action": "grant",
+                               "channel": "LINE", "occurred_at": now, "recorded_at": now})
+        bulk.insert_frame(conn, ConsentEvent.__table__.name, bulk.iso_dates(events, {"occurred_at", "recorded_at"}))
+    return setai
+
+
+def matched_households(app, directory, n: int, *, rule_id: str = "shugaku_enjo", as_of=None) -> list[str]:
+    """n notifiable households (above), the shipped rules and templates active, and an eligibility run
+    for `as_of` (default 2026-11-02) matching them all for `rule_id`. Returns the 世帯番号."""
+    from datetime import date
+    from pathlib import Path
+
+    import pandas as pd
+
+    from notifier.eligibility.dao import active_rules, load_directory, store_run
+    from notifier.outbox import template_dao
+    as_of = as_of or date(2026, 11, 2)
+    root = Path(__file__).resolve().parents[1]
+    setai = notifiable_households(app, directory, n)
+    maker = app.extensions["db_sessionmaker"]
+    with maker() as s:
+        load_directory(s, root / "eligibility_rules", actor="test", activate=True,
+                       url_hosts=app.config["APPLICATION_URL_HOSTS"])
+        template_dao.load_directory(s, root / "templates" / "messages", actor="test", activate=True)
+        s.commit()
+        versions = {rule.id: v.id for v, rule in active_rules(s)}
+    matches = pd.DataFrame({"rule_id": rule_id, "setai_no": setai, "reasons": [[] for _ in setai]})
+    store_run(app.extensions["db_engine"], as_of, n, type("Evaluation", (), {"matches": matches}), versions,
+              actor="test", summary={rid: {"evaluated": True} for rid in versions})
+    return setai
+
+
+def queued_deliveries(app, directory, n: int, *, rule_id: str = "shugaku_enjo", as_of=None,
+                      public_base_url: str = "https://notice.example.jp") -> list[int]:
+    """n queued deliveries the way enqueue makes them (matched_households, then `enqueue`), one per
+    household. Returns the delivery ids."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from notifier import audit
+    from notifier.models import Delivery
+    from notifier.outbox.enqueue import enqueue
+    as_of = as_of or date(2026, 11, 2)
+    matched_households(app, directory, n, rule_id=rule_id, as_of=as_of)
+    with app.extensions["db_sessionmaker"]() as s:
+        enqueue(s, as_of, actor=audit.Actor.operator(), public_base_url=public_base_url)
+        s.commit()
+        return s.scalars(select(Delivery.id).order_by(Delivery.id)).all()

@@ -72,6 +72,11 @@ def _signing_key(session: Session, signing_key: str | None) -> str:
     return key
 
 
+def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
+    """A query's rows as a frame (plain tuples: building it from Row objects costs seconds at city scale)."""
+    return pd.DataFrame.from_records([tuple(r) for r in session.execute(query)], columns=columns)
+
+
 def _chunks(values: list) -> list[list]:
     return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)] or [[]]
 
@@ -113,11 +118,9 @@ def _insert_notices(session: Session, rows: pd.DataFrame, now) -> pd.DataFrame:
     bulk.insert_frame(conn, Notice.__table__.name, bulk.iso_dates(frame, {"created_at"}))
     kind = rows["kind"].iloc[0]
     as_of = rows["as_of"].iloc[0]
-    got = []
-    for rule_ids in _chunks(sorted(rows["rule_id"].unique().tolist())):
-        got += session.execute(select(Notice.id, Notice.rule_id, Notice.setai_no).where(
-            Notice.as_of == as_of, Notice.kind == kind, Notice.rule_id.in_(rule_ids))).all()
-    ids = pd.DataFrame(got, columns=["notice_id", "rule_id", "setai_no"])
+    ids = pd.concat([_frame(session, select(Notice.id, Notice.rule_id, Notice.setai_no).where(
+        Notice.as_of == as_of, Notice.kind == kind, Notice.rule_id.in_(rule_ids)), ["notice_id", "rule_id", "setai_no"])
+        for rule_ids in _chunks(sorted(rows["rule_id"].unique().tolist()))])
     return rows.merge(ids, on=["rule_id", "setai_no"], how="inner", validate="one_to_one")
 
 
@@ -151,11 +154,10 @@ def enqueue(session: Session, as_of: date, *, actor, public_base_url: str,
             result.rules[rule_id] = {"skipped": f"文面「{pair[1].template}」に承認済みの版がありません"}
         else:
             ready[rule_id] = pair
-    matches = pd.DataFrame(session.execute(
-        select(EligibilityMatch.id, EligibilityMatch.rule_id, EligibilityMatch.rule_version_id,
-               EligibilityMatch.setai_no)
-        .where(EligibilityMatch.run_id == run.id, EligibilityMatch.rule_id.in_(sorted(ready) or [""]))).all(),
-        columns=["match_id", "rule_id", "rule_version_id", "setai_no"])
+    matches = _frame(session, select(EligibilityMatch.id, EligibilityMatch.rule_id, EligibilityMatch.rule_version_id,
+                                     EligibilityMatch.setai_no)
+                     .where(EligibilityMatch.run_id == run.id, EligibilityMatch.rule_id.in_(sorted(ready) or [""])),
+                     ["match_id", "rule_id", "rule_version_id", "setai_no"])
     active_ids = pd.Series({rid: v.id for rid, (v, _r) in ready.items()}, dtype="int64")
     stale = matches["rule_version_id"].to_numpy() != matches["rule_id"].map(active_ids).to_numpy()
     for rule_id in sorted(set(matches.loc[stale, "rule_id"])):
@@ -171,10 +173,9 @@ def enqueue(session: Session, as_of: date, *, actor, public_base_url: str,
     cooldown = pd.Series({rid: r.cooldown_days for rid, (_v, r) in ready.items()}, dtype="int64")
     if len(matches):
         earliest = as_of - timedelta(days=int(cooldown.max()))
-        recent = pd.DataFrame(session.execute(
-            select(Notice.rule_id, Notice.setai_no, Notice.as_of)
-            .where(Notice.kind == "notice", Notice.rule_id.in_(sorted(ready)), Notice.as_of >= earliest)).all(),
-            columns=["rule_id", "setai_no", "notice_as_of"])
+        recent = _frame(session, select(Notice.rule_id, Notice.setai_no, Notice.as_of)
+                        .where(Notice.kind == "notice", Notice.rule_id.in_(sorted(ready)), Notice.as_of >= earliest),
+                        ["rule_id", "setai_no", "notice_as_of"])
         if len(recent):
             recent["notice_as_of"] = pd.to_datetime(recent["notice_as_of"])
             start = pd.Timestamp(as_of) - pd.to_timedelta(recent["rule_id"].map(cooldown), unit="D")
@@ -263,3 +264,13 @@ def enqueue_reminders(session: Session, as_of: date, notice_ids, *, actor, publi
     audit.record(session, "notice_enqueue", actor=actor, target_type="reminder",
                  detail={"as_of": str(as_of), "reminders": len(made), "deliveries": len(deliveries)})
     return len(made)
+
+
+def notified_recently(session: Session, rule_id: str, setai_nos, as_of: date, cooldown_days: int) -> int:
+    """How many of `setai_nos` had a notice of `rule_id` within the cool-down before `as_of` (the
+    households enqueue would skip): the reach preview's 「通知する見込み」 subtracts them."""
+    start = as_of - timedelta(days=int(cooldown_days))
+    noticed = set(session.scalars(select(Notice.setai_no).where(
+        Notice.kind == "notice", Notice.rule_id == rule_id,
+        (Notice.as_of > start) | (Notice.as_of == as_of))).all())
+    return len(noticed & set(setai_nos))

@@ -28,6 +28,14 @@ class _Signer(TimestampSigner):
     def get_timestamp(self) -> int:  # the service's clock (frozen in tests and replays)
         return int(clock.timestamp())
 
+    def derive_key(self, secret_key=None) -> bytes:
+        # Derived once per signer, not once per token (tens of thousands at enqueue).
+        if secret_key is not None:
+            return super().derive_key(secret_key)
+        if not hasattr(self, "_derived"):
+            self._derived = super().derive_key()
+        return self._derived
+
 
 def _signer(secret: str) -> _Signer:
     if not secret:

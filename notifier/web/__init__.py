@@ -126,6 +126,7 @@ NAV = [
     ("consents.index", "同意の管理", ("coordinator",)),
     ("rules.index", "ルール", ("rule_author", "rule_approver")),
     ("rules.approvals", "承認待ち", ("rule_approver",)),
+    ("messages.templates_index", "お知らせ文面", ("rule_author", "rule_approver")),
     ("sending.index", "お知らせの送信", ("coordinator", "auditor")),
     ("ops.index", "運用状況", ("coordinator",)),
     ("audit.index", "操作履歴", ("auditor",)),

@@ -131,3 +131,17 @@ def test_reminders_once_per_notice_with_the_reminder_sentences(city):
         assert body[1]["text"].startswith("先日お送りしたお知らせ")
         # A reminder of a reminder is never made.
         assert enqueue_reminders(s, day, [r.id for r in reminders], actor="test", public_base_url=BASE) == 0
+
+
+def test_the_command_reports_counts_and_skipped_rules(city, runner):
+    city.link("1000011", "U" + "1" * 32)
+    city.run(AS_OF, {"shugaku_enjo": ["600001"], "jido_teate": ["600001"]}, skipped=("jido_teate",))
+    result = runner.invoke(args=["notify", "enqueue", "--as-of", str(AS_OF), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert (payload["notices"], payload["deliveries"]) == (1, 1)
+    assert "skipped" in payload["rules"]["jido_teate"]
+    text = runner.invoke(args=["notify", "enqueue", "--as-of", str(AS_OF)])
+    assert text.exit_code == 0 and "0 件" in text.output and "jido_teate: 作成しません" in text.output
+    missing = runner.invoke(args=["notify", "enqueue", "--as-of", "2026-12-01"])
+    assert missing.exit_code != 0 and "no eligibility run for 2026-12-01" in missing.output
