@@ -137,13 +137,19 @@ def due_count(engine: Engine, now: datetime) -> int:
 # --- 3. the claim ----------------------------------------------------------------------------------
 def claim(engine: Engine, n: int, now: datetime, worker: str) -> list[int]:
     """Atomically take up to `n` due deliveries for this worker; committed before returning."""
-    lock = " FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
-    sql = text(
-        "UPDATE deliveries SET status = 'sending', claimed_by = :w, claimed_at = :now, attempts = attempts + 1, "
-        "first_attempt_at = COALESCE(first_attempt_at, :now), last_attempt_at = :now, updated_at = :now "
-        "WHERE status = 'queued' AND id IN (SELECT id FROM deliveries WHERE status = 'queued' AND "
-        f"(next_attempt_at IS NULL OR next_attempt_at <= :now) ORDER BY next_attempt_at, id LIMIT :n{lock}) "
-        "RETURNING id").bindparams(bindparam("now", type_=DateTime()))   # stored form (SQLite compares text)
+    sets = ("status = 'sending', claimed_by = :w, claimed_at = :now, attempts = attempts + 1, "
+            "first_attempt_at = COALESCE(first_attempt_at, :now), last_attempt_at = :now, updated_at = :now")
+    due = "status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= :now)"
+    if engine.dialect.name == "postgresql":
+        # A materialised CTE: the locked pick runs once (an IN (subquery) may be re-planned to pick more).
+        sql = text(f"WITH picked AS MATERIALIZED (SELECT id FROM deliveries WHERE {due} ORDER BY next_attempt_at, id "
+                   f"LIMIT :n FOR UPDATE SKIP LOCKED) UPDATE deliveries SET {sets} FROM picked "
+                   "WHERE deliveries.id = picked.id RETURNING deliveries.id")
+    else:
+        # SQLite has one writer at a time: this statement is atomic, and `status = 'queued'` is checked again.
+        sql = text(f"UPDATE deliveries SET {sets} WHERE status = 'queued' AND id IN (SELECT id FROM deliveries "
+                   f"WHERE {due} ORDER BY next_attempt_at, id LIMIT :n) RETURNING id")
+    sql = sql.bindparams(bindparam("now", type_=DateTime()))   # the stored form (SQLite compares text)
     with engine.begin() as conn:
         return sorted(conn.execute(sql, {"w": worker, "now": now, "n": n}).scalars())
 
