@@ -20,7 +20,6 @@ def notify_group() -> None:
 @with_app
 def notify_enqueue(as_of, as_json: bool) -> None:
     from flask import current_app
-
     from sqlalchemy.exc import IntegrityError
 
     from notifier import audit, db
