@@ -20,6 +20,7 @@ def notify_group() -> None:
 @with_app
 def notify_enqueue(as_of, as_json: bool) -> None:
     from flask import current_app
+    from sqlalchemy.exc import IntegrityError
 
     from notifier import audit, db
     from notifier.outbox.enqueue import NoRun, enqueue
@@ -32,6 +33,10 @@ def notify_enqueue(as_of, as_json: bool) -> None:
                              public_base_url=current_app.config["PUBLIC_BASE_URL"])
     except NoRun as exc:
         raise CommandError(str(exc)) from exc
+    except IntegrityError as exc:
+        # Another enqueue for the same day committed first (the unique keys held): nothing was written.
+        raise CommandError("another enqueue for this day ran at the same time; nothing was written — "
+                           "run it again (it never adds a notice twice)") from exc
     emit(result.as_dict(), as_json, result.lines())
 
 
