@@ -25,6 +25,8 @@ TARGET_LABELS = {
     "eligibility_run": "該当判定",
     "reminder": "リマインド",
     "dispatch_run": "送信処理",
+    "followup_run": "フォローアップ",
+    "case": "見守りケース",
     "outbox_alert": "送信の警告",
     "staff_user": "職員",
     "rule": "ルール",
@@ -272,6 +274,13 @@ def _notice_dispatch(d: dict) -> list[str]:
     return lines
 
 
+def _case_change(d: dict) -> list[str]:
+    if "cases_opened" in d:
+        return [f"応答あり {d.get('responded', 0)} 件、リマインド {d.get('reminders', 0)} 件、"
+                f"見守りケースの作成 {d.get('cases_opened', 0)} 件、終了 {d.get('cases_closed', 0)} 件"]
+    return []
+
+
 def _consent_change(d: dict) -> list[str]:
     action = CONSENT_ACTIONS.get(d.get("action"), value_text(d.get("action")))
     lines = []
@@ -370,7 +379,7 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
                                                    "setai_no", "cause", "events", "skipped", "account"})),
     "line_link": (_line_link, frozenset({"result", "channel", "reason", "account", "linked_account"})),
     "link_decision": (_link_decision, frozenset({"decision", "atena_no", "changed_from", "reason"})),
-    "case_change": (_none, frozenset()),
+    "case_change": (_case_change, frozenset({"responded", "reminders", "cases_opened", "cases_closed"})),
     "delivery_change": (_delivery_change, frozenset({"change", "from", "to", "kind"})),
     "access_denied": (_access_denied, frozenset({"path"})),
 }

@@ -109,6 +109,12 @@ OUTREACH_ROUTES = {
     "health_nurse": "保健師（母子保健）",
     "csw": "コミュニティソーシャルワーカー（CSW・いきいきネット相談支援センター）",
 }
+# Outcomes of an outreach case, in the pilots' words (issue 13; Fukuoka's and Amagasaki's reports).
+CASE_OUTCOMES = ("接触できた", "ニーズあり", "ニーズなし", "申請につながった", "就園につながった", "要対協に登録",
+                 "相談窓口につないだ", "他事業につないだ", "転出", "接触できず継続")
+# The 要対協 check is not consent-based: a withdrawal stops reminders, never an open case.
+CASE_CONSENT_NOTE = ("通知の同意は撤回されていますが、要保護児童対策地域協議会（要対協）での見守りは同意に基づくものではないため、"
+                     "このケースは続きます。")
 PRESCHOOL_AGE_LIMIT = 6       # the youngest child "under 6" goes to the public-health nurse
 OUTREACH_LEGAL_BASIS = ("要保護児童対策地域協議会（要対協）における情報共有"
                         "（児童福祉法第25条の2・第25条の3）")

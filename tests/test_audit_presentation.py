@@ -54,6 +54,8 @@ RECORDED = [
     ("link_decision", "pupil", "202012345", {"decision": "none", "atena_no": None, "changed_from": "confirm",
                                              "reason": "転出済み"}),
     ("case_change", "case", "9", {"status": "closed"}),
+    ("case_change", "followup_run", "2026-07-31", {"responded": 4, "reminders": 0, "cases_opened": 5,
+                                                   "cases_closed": 1}),
     ("template_change", "template", "shugaku_enjo@v2", {"hash": "06dd00599bd5", "note": None}),
     ("template_approve", "template", "shugaku_enjo@v2", {"system": True}),
     ("template_approve", "template", "shugaku_enjo@v3", {"rejected": True, "note": "表現がかたい"}),

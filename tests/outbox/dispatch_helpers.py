@@ -49,27 +49,31 @@ def queue(engine, atena: list[str], user_ids: list[str], *, consent: bool = True
             version = conn.execute(RuleVersion.__table__.insert().values(
                 rule_id="shugaku_enjo", version=1, name="就学援助", definition="{}", content_hash="x",
                 status="active", created_by="test", created_at=now)).inserted_primary_key[0]
-        first_account = (conn.execute(select(LineAccount.id).order_by(LineAccount.id.desc())).scalar() or 0) + 1
-        first_notice = (conn.execute(select(Notice.id).order_by(Notice.id.desc())).scalar() or 0) + 1
         n = len(atena)
+        setai = [f"8{a}" for a in atena]
+        # No explicit ids: PostgreSQL's sequences must stay ahead of the rows (enqueue inserts after these).
         _insert(conn, "line_accounts", pd.DataFrame({
-            "id": range(first_account, first_account + n), "line_user_id": user_ids, "atena_no": atena,
+            "line_user_id": user_ids, "atena_no": atena,
             "linked_at": [now] * n, "link_channel": ["LINE"] * n, "reachable": [True] * n,
             "followed_at": [now] * n, "created_at": [now] * n}))
+        account_of = dict(conn.execute(select(LineAccount.atena_no, LineAccount.id)
+                                       .where(LineAccount.line_user_id.in_(user_ids))).all())
         if consent:
             _insert(conn, "consent_events", pd.DataFrame({
-                "atena_no": atena, "setai_no": [f"8{a}" for a in atena], "scope": ["notify"] * n,
+                "atena_no": atena, "setai_no": setai, "scope": ["notify"] * n,
                 "action": ["grant"] * n, "channel": ["LINE"] * n, "occurred_at": [now] * n, "recorded_at": [now] * n}))
         _insert(conn, "notices", pd.DataFrame({
-            "id": range(first_notice, first_notice + n), "kind": ["notice"] * n, "setai_no": [f"8{a}" for a in atena],
+            "kind": ["notice"] * n, "setai_no": setai,
             "rule_id": ["shugaku_enjo"] * n, "rule_version_id": [version] * n, "as_of": [DAY] * n,
             "created_at": [now] * n}))
+        notice_of = dict(conn.execute(select(Notice.setai_no, Notice.id).where(
+            Notice.setai_no.in_(setai), Notice.kind == "notice", Notice.as_of == DAY)).all())
         _insert(conn, "deliveries", pd.DataFrame({
-            "notice_id": range(first_notice, first_notice + n), "line_account_id": range(first_account, first_account + n),
+            "notice_id": [notice_of[h] for h in setai], "line_account_id": [account_of[a] for a in atena],
             "atena_no": atena, "rule_id": ["shugaku_enjo"] * n, "rule_version_id": [version] * n,
             "message": [MESSAGE] * n, "retry_key": [str(uuid.uuid4()) for _ in range(n)], "status": ["queued"] * n,
             "attempts": [0] * n, "next_attempt_at": [now] * n, "created_at": [now] * n, "updated_at": [now] * n}))
-        return list(conn.execute(select(Delivery.id).where(Delivery.notice_id >= first_notice)
+        return list(conn.execute(select(Delivery.id).where(Delivery.notice_id.in_(list(notice_of.values())))
                                  .order_by(Delivery.id)).scalars())
 
 
