@@ -100,10 +100,66 @@ def step_eligibility(ctx: Context) -> StepOutcome:
     return StepOutcome(counts, note, new_data=True)
 
 
+def _link_key(config: dict) -> str:
+    """The /r/ links are signed with the web app's SECRET_KEY: in production it must be the real one."""
+    import os
+    if config.get("ENV") == "production" and not os.environ.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set: the /r/ links are signed with the web app's SECRET_KEY")
+    return config["SECRET_KEY"]
+
+
+def step_enqueue(ctx: Context) -> StepOutcome:
+    from notifier.outbox.enqueue import NoRun, enqueue
+    key = _link_key(ctx.config)
+    try:
+        with ctx.sessions.begin() as s:
+            result = enqueue(s, ctx.day, actor=ctx.actor, public_base_url=ctx.config["PUBLIC_BASE_URL"],
+                             signing_key=key)
+    except NoRun:
+        return StepOutcome(note="この日の該当判定がないため、お知らせは作成しませんでした。")
+    counts = {"notices": result.notices, "deliveries": result.deliveries}
+    skipped = {r: v["skipped"] for r, v in result.rules.items() if "skipped" in v}
+    note = "；".join(f"{rid}: {reason}" for rid, reason in skipped.items()) or None
+    return StepOutcome(counts, note)
+
+
+def step_dispatch(ctx: Context) -> StepOutcome:
+    from notifier.outbox.dispatch import dispatch, in_quiet_hours
+    config = ctx.config
+    if in_quiet_hours(config.get("QUIET_HOURS"), clock.now_jst()):
+        return StepOutcome(note="送信しない時間帯（QUIET_HOURS）のため、送信は次の送信処理で行います。")
+    if not config.get("LINE_CHANNEL_ACCESS_TOKEN"):
+        if config.get("ENV") == "production":
+            raise RuntimeError("LINE_CHANNEL_ACCESS_TOKEN is not set: notices cannot be sent")
+        return StepOutcome(note="LINEの設定（LINE_CHANNEL_ACCESS_TOKEN）がないため、送信しませんでした。")
+    from notifier.line.client import LineClient
+    with LineClient.from_config(config) as client:
+        result = dispatch(ctx.engine, client, quiet_hours=config.get("QUIET_HOURS"),
+                          rate_per_second=config.get("PUSH_RATE_PER_SECOND"), actor=ctx.actor,
+                          claim_stale_seconds=config.get("DISPATCH_CLAIM_STALE_SECONDS", 120))
+    counts = {k: getattr(result, k) for k in ("sent", "retried", "failed", "cancelled")}
+    counts["unknown_deliveries"] = result.unknown
+    note = "LINEの月間の送信上限に達したため、送信を止めています。" if result.stopped_for_quota or result.paused_by_alert else None
+    return StepOutcome(counts, note)
+
+
+def step_followup(ctx: Context) -> StepOutcome:
+    from notifier.followup.run import run_followup
+    with ctx.sessions.begin() as s:
+        s.info["link_signing_key"] = _link_key(ctx.config)
+        result = run_followup(s, ctx.day, actor=ctx.actor, public_base_url=ctx.config["PUBLIC_BASE_URL"])
+    return StepOutcome({"responded": result.responded, "reminders": result.reminders,
+                        "cases_opened": result.cases_opened, "cases_closed": sum(result.cases_closed.values()),
+                        "open_cases": result.open_cases})
+
+
 STEPS: list[Step] = [
     Step("import", "データ取込", step_import, always=True),
     Step("link", "名寄せ", step_link, ("import",)),
     Step("eligibility", "該当判定", step_eligibility, ("link",)),
+    Step("enqueue", "お知らせの作成", step_enqueue, ("eligibility",)),
+    Step("followup", "フォローアップ", step_followup, ("import",), always=True),
+    Step("dispatch", "お知らせの送信", step_dispatch, ("enqueue",), always=True),
 ]
 STEP_LABELS = {s.name: s.label for s in STEPS}
 # What the counts of the steps mean, for the operations page and the command's lines.
@@ -114,6 +170,9 @@ COUNT_LABELS = {
     "exact": "完全一致", "loose_kana": "カナの表記ゆれで一致", "scored": "点数で照合", "manual": "職員の判断",
     "run_id": "判定番号", "households": "世帯", "matches": "対象世帯", "rules_evaluated": "判定したルール",
     "rules_skipped": "判定しなかったルール",
+    "notices": "お知らせ", "deliveries": "送信", "sent": "送信済み", "retried": "再試行待ち", "failed": "送信できず",
+    "cancelled": "取り消し", "responded": "応答あり", "reminders": "リマインド", "cases_opened": "ケース作成",
+    "cases_closed": "ケース終了", "open_cases": "対応中のケース", "unknown_deliveries": "確認が必要な送信",
 }
 
 

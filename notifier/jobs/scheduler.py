@@ -65,6 +65,15 @@ def daily_job() -> None:
     _run_child(["daily", "--as-of", clock.today_jst().isoformat()])
 
 
+def dispatch_job() -> None:
+    """Every DISPATCH_EVERY_MINUTES: send what is due (the dispatcher itself sends nothing in quiet
+    hours). Skipped while a daily run is going: its last step is the same dispatch."""
+    if _child_running():
+        log.info("job dispatch skipped: another job is running")
+        return
+    _run_child(["notify", "dispatch"])
+
+
 def daily_incomplete_today(engine: Engine, daily_at) -> bool:
     """True after today's DAILY_AT when today's run was cut short: a step never ran, or was left
     running or stopped. A step that failed is not retried automatically (it needs a person)."""
@@ -96,6 +105,11 @@ def _scheduler(engine: Engine, config: dict):
     sched.add_job("notifier.jobs.scheduler:daily_job", CronTrigger(hour=at.hour, minute=at.minute,
                                                                     second=at.second, timezone=clock.JST),
                   id="daily", name="daily", replace_existing=True)
+    from apscheduler.triggers.interval import IntervalTrigger
+    every = max(1, int(config.get("DISPATCH_EVERY_MINUTES") or 5))
+    sched.add_job("notifier.jobs.scheduler:dispatch_job", IntervalTrigger(minutes=every, timezone=clock.JST),
+                  id="dispatch", name="dispatch", replace_existing=True,
+                  misfire_grace_time=every * 60)    # a missed dispatch is not worth catching up later
     return sched
 
 

@@ -46,17 +46,18 @@ def test_it_imports_the_drop_folder_links_and_evaluates_and_records_each_step(ap
     result = runner.invoke(args=["daily", "--as-of", DAY, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert [s["status"] for s in payload["steps"]] == ["ok", "ok", "ok"]
+    assert [s["status"] for s in payload["steps"]] == ["ok"] * 6
     assert payload["steps"][0]["counts"]["imported"] == 17
     assert not list(city.glob("*.csv")) and len(list((city / "archive" / DAY).glob("*.csv"))) == 17
     assert db_session.scalar(select(func.count()).select_from(EligibilityRun)) == 1
     rows = db_session.scalars(select(JobRun)).all()
-    assert {r.step for r in rows} == {"import", "link", "eligibility"}
+    assert {r.step for r in rows} == {"import", "link", "eligibility", "enqueue", "followup", "dispatch"}
     assert all(r.status == "ok" and r.finished_at >= r.started_at and r.host for r in rows)
 
     # Again for the same day: nothing new arrived, so nothing is done twice.
     again = json.loads(runner.invoke(args=["daily", "--as-of", DAY, "--json"]).output)
-    assert [s["status"] for s in again["steps"]] == ["ok", "done", "done"]
+    # (follow-up and dispatch run on every invocation: they are idempotent and time moves on)
+    assert [s["status"] for s in again["steps"]] == ["ok", "done", "done", "done", "ok", "ok"]
     assert again["steps"][0]["counts"]["imported"] == 0
     assert db_session.scalar(select(func.count()).select_from(EligibilityRun)) == 1
     text = runner.invoke(args=["daily", "--as-of", DAY]).output
@@ -79,7 +80,7 @@ def test_a_rejected_file_is_set_aside_with_its_reason_and_the_day_runs_on_the_pr
     (city / "juminhyo.csv").write_text("宛名番号,世帯番号\n0000009,100009\n", encoding="utf-8")
     next_day = "2026-11-02"
     out = json.loads(runner.invoke(args=["daily", "--as-of", next_day, "--json"]).output)
-    assert [s["status"] for s in out["steps"]] == ["ok", "ok", "ok"]        # link and eligibility ran
+    assert [s["status"] for s in out["steps"]] == ["ok"] * 6        # link, eligibility and the rest ran
     assert out["steps"][0]["counts"]["rejected"] == 1 and "juminhyo.csv" in out["steps"][0]["note"]
     reason = (city / "rejected" / next_day / "juminhyo.csv.reason.txt").read_text(encoding="utf-8")
     assert "必須の列がありません" in reason and "氏名" in reason
@@ -129,7 +130,8 @@ def test_the_lease_of_a_dead_run_is_taken_over_once_it_expires(app, runner, city
 
 KILL_POINTS = [("notifier.jobs.dropbox:import_file", "after"), ("notifier.jobs.dropbox:_move", "before"),
                ("notifier.linkage.run:run_linkage", "after"), ("notifier.eligibility.run:run_eligibility", "before"),
-               ("notifier.eligibility.run:run_eligibility", "after")]
+               ("notifier.eligibility.run:run_eligibility", "after"), ("notifier.outbox.enqueue:enqueue", "after"),
+               ("notifier.followup.run:run_followup", "before")]
 
 
 @pytest.mark.parametrize("target, when", KILL_POINTS)
@@ -152,7 +154,7 @@ def test_killed_at_any_step_and_run_again_the_day_completes_once(app, runner, db
     assert not list(city.glob("*.csv")) and len(list((city / "archive" / DAY).glob("*.csv"))) == 17
     assert db_session.scalar(select(func.count()).select_from(EligibilityRun)) >= 1
     last = {step: runs[-1] for step, runs in steps_of(db_session).items()}
-    assert last == {"import": "ok", "link": "ok", "eligibility": "ok"}
+    assert last == dict.fromkeys(("import", "link", "eligibility", "enqueue", "followup", "dispatch"), "ok")
 
 
 def test_sigterm_stops_after_the_current_step(app, db_session, city, database_url):
@@ -161,4 +163,5 @@ def test_sigterm_stops_after_the_current_step(app, db_session, city, database_ur
                       when="before", signal_name="SIGTERM")
     assert proc.returncode == 1 and "stopped by SIGTERM" in proc.stderr
     steps = steps_of(db_session)
-    assert steps == {"import": ["ok"], "link": ["ok"], "eligibility": ["stopped"]}
+    assert steps == {"import": ["ok"], "link": ["ok"], "eligibility": ["stopped"], "enqueue": ["stopped"],
+                     "followup": ["stopped"], "dispatch": ["stopped"]}

@@ -25,7 +25,7 @@ def test_it_shows_the_runs_the_heartbeat_and_the_data_problems(app, client, db_s
     page = client.get("/ops/").get_data(as_text=True)
     assert 'data-heartbeat="alive"' in page and "ops-host:4242:abcd" in page
     assert f"{DAY} の日次処理" in page
-    assert page.count('data-status="ok"') == 3 and 'data-step="eligibility"' in page
+    assert page.count('data-status="ok"') == 6 and 'data-step="eligibility"' in page
     assert "hoiku.csv の取込を中止しました" in page and "必須の列がありません" in page
     assert 'data-source-problem="hoiku"' in page             # never imported: rules using it are not evaluated
 
