@@ -81,6 +81,8 @@ def prepare(url: str, as_of) -> dict:
                 other.totp_enrolled_at = clock.now()
             load_directory(s, REPO_ROOT / "eligibility_rules", actor="demo", activate=True,
                            url_hosts=app.config["APPLICATION_URL_HOSTS"])
+            from notifier.outbox.template_dao import load_directory as load_templates
+            load_templates(s, REPO_ROOT / "templates" / "messages", actor="demo", activate=True)
             consents = import_consents(s, DEMO_DATA / "consent.csv")
         outcome = run_eligibility(engine, db.session(), as_of, actor="demo")
         from notifier.line.accounts import find_applicant
@@ -91,6 +93,74 @@ def prepare(url: str, as_of) -> dict:
             "consents": consents.events_added, "households": outcome.households,
             "matches": {rid: r.get("matches", "判定しません") for rid, r in outcome.rules.items()},
             "example_id": example}
+
+
+DEMO_RESIDENTS = 3
+
+
+def residents_to_notify(app, as_of, n: int = DEMO_RESIDENTS) -> list[str]:
+    """Online application IDs of applicants whose households matched a rule on `as_of` (one each)."""
+    from sqlalchemy import select
+
+    from notifier import db
+    from notifier.models import SOURCE_TABLES, EligibilityMatch
+    from notifier.residents import current_condition
+    jumin, shinsei = SOURCE_TABLES["juminhyo"], SOURCE_TABLES["online_shinsei"]
+    with app.app_context():
+        s = db.session()
+        matched = set(s.scalars(select(EligibilityMatch.setai_no).distinct()))
+        rows = s.execute(select(shinsei.c.application_id, jumin.c.setai_no)
+                         .join(jumin, jumin.c.atena_no == shinsei.c.atena_no)
+                         .where(current_condition(jumin, as_of)).order_by(shinsei.c.application_id)).all()
+    out, seen = [], set()
+    for application_id, setai_no in rows:
+        if setai_no in matched and setai_no not in seen:
+            out.append(application_id)
+            seen.add(setai_no)
+        if len(out) == n:
+            break
+    return out
+
+
+def send_demo_notices(app, sim, as_of, application_ids: list[str], *, timeout: float = 20.0) -> dict:
+    """Residents on simulated phones add the account, send their online application ID and tap
+    「お知らせを希望する」 (signed webhooks to the app); then the real enqueue and dispatcher send
+    their notices to the simulator. Returns counts."""
+    import time
+
+    from sqlalchemy import select
+
+    from notifier import db
+    from notifier.line.client import LineClient
+    from notifier.models import LineAccount
+    from notifier.outbox.dispatch import dispatch
+    from notifier.outbox.enqueue import enqueue
+
+    def wait_for(query) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with app.app_context():
+                if db.session().scalar(query):
+                    return True
+            time.sleep(0.2)
+        return False
+
+    linked = 0
+    for i, application_id in enumerate(application_ids):
+        user = sim.sim.state.add_user(f"デモ住民{i + 1}", friend=False)
+        sim.sim.follow(user.user_id)
+        sim.sim.send_text(user.user_id, application_id)
+        if wait_for(select(LineAccount.id).where(LineAccount.line_user_id == user.user_id,
+                                                 LineAccount.atena_no.is_not(None))):
+            sim.sim.postback(user.user_id, "consent=notify", "お知らせを希望する")
+            linked += 1
+    time.sleep(1.0)          # the consent postbacks are processed in the background
+    with app.app_context():
+        with db.transaction() as s:
+            queued = enqueue(s, as_of, actor="demo", public_base_url=app.config["PUBLIC_BASE_URL"])
+        with LineClient(sim.base_url, app.config["LINE_CHANNEL_ACCESS_TOKEN"]) as client:
+            sent = dispatch(db.engine(), client, quiet_hours=None, rate_per_second=None, actor="demo")
+    return {"linked": linked, "notices": queued.notices, "sent": sent.sent}
 
 
 def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None:
@@ -132,11 +202,21 @@ LINEシミュレーター（住民のスマートフォンの代わり）: http:
     app.config["LINE_API_BASE_URL"] = sim.base_url
     from notifier.server import RedactingRequestHandler
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=RedactingRequestHandler)
+    import threading
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sent = send_demo_notices(app, sim, as_of, residents_to_notify(app, as_of))
+        click.echo(f"住民{sent['linked']}人がLINEで連携して「お知らせを希望する」を選び、お知らせ {sent['sent']} 通を送りました"
+                   f"（シミュレーターの画面で「デモ住民1」などを開くと届いています。「オンラインで申請する」を押すと、"
+                   f"職員用画面の「お知らせの送信」にリンクを開いた日時が出ます）。")
+    except Exception as exc:  # the demo stays usable without its sample notices
+        click.echo(f"（見本のお知らせを送れませんでした: {type(exc).__name__}: {exc}）")
     click.echo("Ctrl+C で終了します。")
     try:
-        server.serve_forever()
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        server.shutdown()
         server.server_close()
         sim.shutdown()

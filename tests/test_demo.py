@@ -22,3 +22,37 @@ def test_the_printed_totp_helper_runs_outside_an_activated_venv(app, database_ur
     code = proc.stdout.strip()
     totp = pyotp.TOTP(user.totp_secret)
     assert re.fullmatch(r"\d{6}", code) and totp.verify(code, valid_window=1)
+
+
+def test_the_demo_sends_real_notices_to_residents_who_linked_and_consented_on_the_simulator():
+    """The demo's own steps: a fresh demo database, the simulator and the app over HTTP; residents link
+    and consent through signed webhooks, then enqueue and the dispatcher push a Flex notice to each."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from notifier.line.sim.app import create_sim_app, serve_in_thread
+    from notifier.synth import AS_OF
+    info = demo.prepare(f"sqlite:///{demo.DEMO_DB}", AS_OF)
+    app = info["app"]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    port = server.server_port
+    sim = serve_in_thread(create_sim_app(demo.LINE_SECRET, demo.LINE_TOKEN, f"http://127.0.0.1:{port}/line/webhook",
+                                         login_channel_id=demo.LOGIN_CHANNEL))
+    app.config.update(LINE_CHANNEL_SECRET=demo.LINE_SECRET, LINE_CHANNEL_ACCESS_TOKEN=demo.LINE_TOKEN,
+                      LINE_LOGIN_CHANNEL_ID=demo.LOGIN_CHANNEL, LINE_API_BASE_URL=sim.base_url,
+                      PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ids = demo.residents_to_notify(app, AS_OF)
+        assert 1 <= len(ids) <= demo.DEMO_RESIDENTS          # the tiny city has only a few applicants matched
+        sent = demo.send_demo_notices(app, sim, AS_OF, ids)
+        assert sent["linked"] == len(ids) and sent["sent"] >= len(ids)
+        with sim.sim.state.lock:
+            flex = [c for c in sim.sim.state.chat if c.sender == "bot" and c.via == "push"]
+        assert flex and all(c.message["type"] == "flex" for c in flex)
+        assert {c.message["altText"] for c in flex} == {"和泉市からのお知らせが届いています"}
+    finally:
+        server.shutdown()
+        sim.shutdown()
+        app.extensions["db_engine"].dispose()
