@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from notifier import clock
 from notifier.jobs import lease, scheduler
+from notifier.jobs.daily import STEPS
 from notifier.models import ImportRun, JobRun
 from tests.jobs.test_daily import drop
 
@@ -48,7 +49,7 @@ def day_complete(engine) -> bool:
     latest = {}
     for _run, step, status, _host in daily_rows(engine):
         latest[step] = status
-    return set(latest) == {"import", "link", "eligibility"} and set(latest.values()) == {"ok"}
+    return set(latest) == {s.name for s in STEPS} and set(latest.values()) == {"ok"}
 
 
 def stored_imports(engine) -> dict:
