@@ -8,14 +8,13 @@ import pytest
 
 from notifier.outbox import template_dao
 from tests.factories import create_staff
-from tests.web.conftest import chromium, live_app, live_session, screenshot_dir  # noqa: F401
 from tests.web.test_rule_approval_browser import new_page, sign_in
 
 pytestmark = pytest.mark.browser
 SHIPPED = Path(__file__).resolve().parents[2] / "templates" / "messages"
 
 
-def test_an_approver_sees_the_line_preview_and_approves(live_app, live_session, chromium, screenshot_dir):  # noqa: F811
+def test_an_approver_sees_the_line_preview_and_approves(live_app, live_session, chromium, screenshot_dir):
     template_dao.load_directory(live_session, SHIPPED, actor="author", activate=False)
     live_session.commit()
     approver = create_staff(live_session, "approver", ["rule_approver"])
