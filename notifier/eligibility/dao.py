@@ -168,3 +168,9 @@ def store_run(engine: Engine, as_of: date, households: int, result, versions: di
 
 def latest_run(session: Session) -> EligibilityRun | None:
     return session.scalars(select(EligibilityRun).order_by(EligibilityRun.id.desc()).limit(1)).first()
+
+
+def rule_names(session: Session) -> dict[str, str]:
+    """rule_id → the name of its latest version (for pages that list rules by id)."""
+    rows = session.execute(select(RuleVersion.rule_id, RuleVersion.name).order_by(RuleVersion.version)).all()
+    return {rule_id: name for rule_id, name in rows}

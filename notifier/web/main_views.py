@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, render_template, request, send_from_directory
 from markupsafe import Markup
-from sqlalchemy import select
 
 from notifier import audit, clock, db
 from notifier.auth import service as accounts
-from notifier.models import RuleVersion
+from notifier.eligibility.dao import rule_names
 from notifier.web import STATIC_DIR, bad_request, current_actor, params, public, require_roles
 
 bp = Blueprint("main", __name__)
@@ -36,11 +35,6 @@ def _period():
     return Period(since, until)
 
 
-def _rule_names(s) -> dict[str, str]:
-    rows = s.execute(select(RuleVersion.rule_id, RuleVersion.name).order_by(RuleVersion.version)).all()
-    return {rule_id: name for rule_id, name in rows}
-
-
 @bp.route("/")
 def dashboard():
     if not g.user.has_role(*FUNNEL_ROLES):
@@ -49,7 +43,7 @@ def dashboard():
     s = db.session()
     period = _period()
     table = funnel.funnel(s, period, as_of=clock.today_jst())
-    names = _rule_names(s)
+    names = rule_names(s)
     total = table.loc["合計"] if "合計" in table.index else None
     chart = None
     if total is not None and total["eligible"]:
@@ -70,7 +64,7 @@ def funnel_csv():
     audit.record(s, "export", actor=current_actor(), target_type="funnel_export", target_id="funnel.csv",
                  detail={"rows": int(len(table))})
     s.commit()
-    return Response(funnel.to_csv(table, _rule_names(s)), mimetype="text/csv",
+    return Response(funnel.to_csv(table, rule_names(s)), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=funnel.csv"})
 
 
