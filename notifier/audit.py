@@ -41,6 +41,9 @@ ACTIONS = {
     "line_link": "LINE連携",
     "link_decision": "名寄せの判断",
     "case_change": "ケースの変更",
+    "view_case": "ケースの閲覧",
+    "view_worklist": "見守りケース一覧の閲覧",
+    "priority_change": "優先度の点数表の変更",
     "delivery_change": "お知らせの送信の操作",
     "access_denied": "権限のないアクセス",
 }

@@ -112,6 +112,11 @@ OUTREACH_ROUTES = {
 # Outcomes of an outreach case, in the pilots' words (issue 13; Fukuoka's and Amagasaki's reports).
 CASE_OUTCOMES = ("接触できた", "ニーズあり", "ニーズなし", "申請につながった", "就園につながった", "要対協に登録",
                  "相談窓口につないだ", "他事業につないだ", "転出", "接触できず継続")
+# Contacts logged on a case, and the kinds of organisation a case is assigned to.
+CONTACT_KINDS = {"visit": "家庭訪問", "phone": "電話", "school_check": "学校での確認", "other": "その他"}
+CONTACT_RESULTS = ("会えた・話せた", "不在・応答なし", "学校で様子を確認", "その他")
+ORGANISATION_KINDS = {"school": "学校", "ssw": "スクールソーシャルワーカー", "csw": "CSW事務所", "health": "保健センター",
+                      "kodomo_shokudo": "こども食堂", "other": "その他の機関"}
 # The 要対協 check is not consent-based: a withdrawal stops reminders, never an open case.
 CASE_CONSENT_NOTE = ("通知の同意は撤回されていますが、要保護児童対策地域協議会（要対協）での見守りは同意に基づくものではないため、"
                      "このケースは続きます。")

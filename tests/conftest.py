@@ -17,6 +17,9 @@ from notifier import create_app, migrate
 from notifier.cli import register
 from notifier.config import normalise_database_url
 
+# Shared fixtures that live beside the tests that use them most.
+pytest_plugins = ["tests.outreach.casework"]
+
 PG_URL = os.environ.get("DATABASE_URL", "")
 USE_PG = PG_URL.startswith(("postgresql", "postgres://"))
 TEST_SECRET = "test-secret-key-not-for-production"

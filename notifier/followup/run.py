@@ -181,9 +181,9 @@ def run_followup(session: Session, day: date, *, actor, public_base_url: str) ->
 
 
 def _open_cases(session: Session, new: pd.DataFrame, notices: pd.DataFrame, day: date, now, label: str) -> int:
-    from notifier.eligibility.pipeline import build_inputs
+    from notifier.outreach.cases import household_table, score_cases
     from notifier.outreach.routes import suggest_routes
-    _s, _l, table, _c = build_inputs(session.get_bind(), day, names=["gakureibo"])
+    table = household_table(session, day)
     routes = suggest_routes(table, new["setai_no"]).set_index("setai_no")
     match_ids = notices.set_index("id")["match_id"].reindex(new["notice_id"]).dropna().astype(int).tolist()
     reasons = dict(session.execute(select(EligibilityMatch.id, EligibilityMatch.reasons)
@@ -197,7 +197,7 @@ def _open_cases(session: Session, new: pd.DataFrame, notices: pd.DataFrame, day:
         "route": routes["route"].reindex(new["setai_no"]).fillna("csw").to_numpy(),
         "school_code": routes["school_code"].reindex(new["setai_no"]).to_numpy(),
         "school_name": routes["school_name"].reindex(new["setai_no"]).to_numpy(),
-        "legal_basis": OUTREACH_LEGAL_BASIS, "status": "open", "as_of": day.isoformat(),
+        "legal_basis": OUTREACH_LEGAL_BASIS, "status": "open", "as_of": day.isoformat(), "priority_points": 0,
         "opened_at": pd.Timestamp(now),
         "consent_withdrawn_at": [pd.Timestamp(now) if w else pd.NaT for w in new["withdrawn"]],
     })
@@ -212,4 +212,6 @@ def _open_cases(session: Session, new: pd.DataFrame, notices: pd.DataFrame, day:
                    for r, w in zip(frame["route"], new["withdrawn"], strict=True)],
         "actor": label, "at": pd.Timestamp(now)})
     bulk.insert_frame(session.connection(), OutreachCaseEvent.__tablename__, bulk.iso_dates(events, {"at"}))
+    score_cases(session, pd.DataFrame({"id": events["case_id"], "setai_no": frame["setai_no"].to_numpy()}), day,
+                table=table)
     return len(frame)

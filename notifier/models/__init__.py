@@ -7,11 +7,11 @@ from notifier.models.jobs import APSCHEDULER_JOBS, JobRun, Lease
 from notifier.models.line import LineAccount, LinkAttempt, WebhookEvent
 from notifier.models.linkage import LinkCandidate, LinkDecision, PupilLink
 from notifier.models.outbox import Delivery, LinkOpen, MessageTemplateVersion, Notice, OutboxAlert, SendRate
-from notifier.models.outreach import OutreachCase, OutreachCaseEvent
+from notifier.models.outreach import OutreachCase, OutreachCaseEvent, PriorityScheme
 from notifier.models.rules import EligibilityMatch, EligibilityRun, RuleVersion
 from notifier.models.sources import SOURCE_TABLES, ImportRun, QuarantineRow
 
 __all__ = ["Base", "StaffUser", "StaffRole", "WebSession", "AuditEvent", "SOURCE_TABLES", "ImportRun", "QuarantineRow", "PupilLink", "LinkCandidate", "LinkDecision",
            "ConsentEvent", "ConsentText", "LineAccount", "LinkAttempt", "WebhookEvent",
            "EligibilityMatch", "EligibilityRun", "RuleVersion", "JobRun", "Lease", "APSCHEDULER_JOBS",
-           "Notice", "Delivery", "LinkOpen", "MessageTemplateVersion", "SendRate", "OutboxAlert", "OutreachCase", "OutreachCaseEvent"]
+           "Notice", "Delivery", "LinkOpen", "MessageTemplateVersion", "SendRate", "OutboxAlert", "OutreachCase", "OutreachCaseEvent", "PriorityScheme"]

@@ -20,7 +20,9 @@ class OutreachCase(Base):
     __tablename__ = "outreach_cases"
     __table_args__ = (Index("ix_outreach_cases_status", "status", "opened_at"),
                       Index("ix_outreach_cases_setai", "setai_no"),
-                      Index("ix_outreach_cases_notice", "notice_id"))
+                      Index("ix_outreach_cases_notice", "notice_id"),
+                      Index("ix_outreach_cases_worklist", "status", "priority_points"),
+                      Index("ix_outreach_cases_org", "assigned_org", "status"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     open_key: Mapped[str | None] = mapped_column(String(100), unique=True)
@@ -39,6 +41,11 @@ class OutreachCase(Base):
     close_reason: Mapped[str | None] = mapped_column(Text)
     assigned_org: Mapped[str | None] = mapped_column(String(200))
     consent_withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)   # noted; the case goes on
+    area_code: Mapped[str | None] = mapped_column(String(32))     # the head's 住所コード (worklist filter)
+    priority_points: Mapped[int] = mapped_column(Integer, default=0)
+    priority_signals: Mapped[list | None] = mapped_column(JSON)   # the signals that gave the points
+    priority_scheme_id: Mapped[int | None] = mapped_column(ForeignKey("priority_schemes.id"))
+    last_contact_on: Mapped[date | None] = mapped_column(Date)
     as_of: Mapped[date] = mapped_column(Date)                     # the business date follow-up opened it
     opened_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -56,3 +63,17 @@ class OutreachCaseEvent(Base):
     detail: Mapped[dict | None] = mapped_column(JSON)
     actor: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
+
+
+class PriorityScheme(Base):
+    """One version of the priority points (優先度の点数表): the scheme as JSON (outreach.priority),
+    who saved it and when. The newest version is the one in use; saving a version rescores every open
+    case in the same transaction."""
+    __tablename__ = "priority_schemes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    scheme: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)

@@ -127,6 +127,7 @@ NAV = [
     ("rules.index", "ルール", ("rule_author", "rule_approver")),
     ("rules.approvals", "承認待ち", ("rule_approver",)),
     ("messages.templates_index", "お知らせ文面", ("rule_author", "rule_approver")),
+    ("outreach.index", "見守りケース", ("coordinator", "caseworker")),
     ("sending.index", "お知らせの送信", ("coordinator", "auditor")),
     ("ops.index", "運用状況", ("coordinator",)),
     ("audit.index", "操作履歴", ("auditor",)),
@@ -253,6 +254,7 @@ def init_app(app: Flask) -> None:
         main_views,
         ops_views,
         outbox_views,
+        outreach_views,
         rules_views,
         sending_views,
         webhook,
@@ -265,6 +267,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(rules_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(sending_views.bp)
+    app.register_blueprint(outreach_views.bp)
     webhook.init_app(app)
     liff_views.init_app(app)
     outbox_views.init_app(app)
