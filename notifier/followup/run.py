@@ -55,7 +55,8 @@ def _jst_day(ts) -> date:
     return clock.utc_to_jst(ts).date()
 
 
-def _households(session: Session, day: date) -> pd.DataFrame:
+def current_households(session: Session, day: date) -> pd.DataFrame:
+    """atena_no, setai_no of the current residents on `day`."""
     jumin = SOURCE_TABLES["juminhyo"]
     return pd.DataFrame(session.execute(select(jumin.c.atena_no, jumin.c.setai_no)
                                         .where(current_condition(jumin, day))).all(), columns=["atena_no", "setai_no"])
@@ -70,8 +71,9 @@ def _notify_households(session: Session, residents: pd.DataFrame) -> set:
 
 
 def responses(session: Session, day: date, residents: pd.DataFrame, codes: dict[str, str]) -> pd.DataFrame:
-    """setai_no, rule_id, responded_on: an online application with the rule's procedure code (its day),
-    or the service in use on `day` (就学援助 certified for FY(day), 児童扶養手当 recipient, home help)."""
+    """setai_no, rule_id, responded_on, online: an online application with the rule's procedure code
+    (its day; online True), or the service in use on `day` (就学援助 certified for FY(day), 児童扶養手当
+    recipient, home help; responded_on is `day`, online False)."""
     from notifier.ingest.load import load_source
     from notifier.linkage.run import confirmed_links
     engine = session.get_bind()
@@ -81,19 +83,19 @@ def responses(session: Session, day: date, residents: pd.DataFrame, codes: dict[
     for rule_id, code in codes.items():
         hit = online[online["procedure_code"] == code]
         by_person.append(pd.DataFrame({"atena_no": hit["atena_no"], "rule_id": rule_id,
-                                       "responded_on": hit["applied_at"].dt.normalize()}))
+                                       "responded_on": hit["applied_at"].dt.normalize(), "online": True}))
     today = pd.Timestamp(day)
     service_rules = {code: [r for r, c in codes.items() if c == code] for code in set(codes.values())}
     if service_rules.get("shugaku_enjo"):
         se = load_source(engine, "shugaku_enjo", ["pupil_id", "fiscal_year", "certified_on", "cancelled_on"])
         se = se[(se["fiscal_year"] == clock.fiscal_year(day)) & (se["certified_on"] <= today) & se["cancelled_on"].isna()]
         atena = se.merge(confirmed_links(engine), on="pupil_id")["atena_no"]
-        by_person += [pd.DataFrame({"atena_no": atena, "rule_id": r, "responded_on": today})
+        by_person += [pd.DataFrame({"atena_no": atena, "rule_id": r, "responded_on": today, "online": False})
                       for r in service_rules["shugaku_enjo"]]
     if service_rules.get("jido_fuyo_teate"):
         jf = load_source(engine, "jido_fuyo_teate", ["atena_no", "payment_class", "certified_on", "lost_on"])
         jf = jf[(jf["certified_on"] <= today) & (jf["lost_on"].isna() | (jf["lost_on"] > today))]
-        by_person += [pd.DataFrame({"atena_no": jf["atena_no"], "rule_id": r, "responded_on": today})
+        by_person += [pd.DataFrame({"atena_no": jf["atena_no"], "rule_id": r, "responded_on": today, "online": False})
                       for r in service_rules["jido_fuyo_teate"]]
     if service_rules.get("home_helper"):
         ss = load_source(engine, "shogai_service", ["atena_no", "service_kind", "start_on", "end_on"])
@@ -103,11 +105,11 @@ def responses(session: Session, day: date, residents: pd.DataFrame, codes: dict[
         ks = ks[ks["service_kind"].astype(str).str.contains(HOME_HELP_CARE, regex=False)
                 & (ks["service_month"] >= (today - pd.DateOffset(months=3)).replace(day=1))]
         atena = pd.concat([ss["atena_no"], ks["atena_no"]])
-        by_person += [pd.DataFrame({"atena_no": atena, "rule_id": r, "responded_on": today})
+        by_person += [pd.DataFrame({"atena_no": atena, "rule_id": r, "responded_on": today, "online": False})
                       for r in service_rules["home_helper"]]
     people = pd.concat(by_person, ignore_index=True) if by_person else pd.DataFrame(
-        columns=["atena_no", "rule_id", "responded_on"])
-    out = people.merge(residents, on="atena_no")[["setai_no", "rule_id", "responded_on"]]
+        columns=["atena_no", "rule_id", "responded_on", "online"])
+    out = people.merge(residents, on="atena_no")[["setai_no", "rule_id", "responded_on", "online"]]
     out["responded_on"] = pd.to_datetime(out["responded_on"]).dt.date
     return out
 
@@ -132,7 +134,7 @@ def run_followup(session: Session, day: date, *, actor, public_base_url: str) ->
     notices["nonresponder_days"] = notices["rule_id"].map(lambda r: rules[r].followup.nonresponder_days)
     result.notices_followed = len(notices)
 
-    residents = _households(session, day)
+    residents = current_households(session, day)
     current = set(residents["setai_no"])
     notify = _notify_households(session, residents)
     resp = responses(session, day, residents, {r: rules[r].procedure_code for r in rules})

@@ -34,3 +34,29 @@ def funnel_svg(stages: list[tuple[str, int]], *, title: str, width: int = 640) -
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
             f'style="max-width:{width}px" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
             f'<title>{escape(title)}</title>{"".join(rows)}</svg>')
+
+
+def columns_svg(points: list[tuple[str, int]], *, title: str, width: int = 640) -> str:
+    """Vertical bars over time (one per label, left to right), each with its count above it and its
+    label below; the tallest bar fills the height."""
+    n = max(1, len(points))
+    top, bottom, height = 22, 40, 200
+    slot = width / n
+    bar_w = max(6, slot * 0.6)
+    peak = max((c for _, c in points), default=0)
+    rows = []
+    for i, (label, count) in enumerate(points):
+        x = i * slot + (slot - bar_w) / 2
+        h = 0 if peak <= 0 else max(1, round((height - top - bottom) * count / peak)) if count else 0
+        y = height - bottom - h
+        rows.append(
+            f'<rect x="{x:.1f}" y="{y}" width="{bar_w:.1f}" height="{h}" fill="{BAR}" rx="2"/>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{y - 5}" text-anchor="middle" font-size="12" fill="{TEXT}">{count:,}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" font-size="11" '
+            f'fill="{TEXT}">{escape(label.replace("月末", "月"))}</text>')
+    alt = "、".join(f"{label} {count:,}" for label, count in points)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
+            f'style="max-width:{width}px" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
+            f'<title>{escape(title)}</title>'
+            f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#767676"/>'
+            f'{"".join(rows)}</svg>')

@@ -4,24 +4,44 @@ each stage is a subset of the one before.
 
 Stages: eligible (matched by a run in the period) → consented (a current member holds `notify` at the
 end of the period) → notified (a notice of the rule for the period reached LINE) → opened (its
-one-tap link was opened) → reminded (a reminder reached LINE). Reading only; counts, never people.
+one-tap link was opened) → applied (an online application with the rule's procedure code on or after
+the send, or the service in use: follow-up's definition of a response) → reminded (a reminder reached
+LINE) → case (an outreach case opened for the notice) → contacted (a contact or a contact outcome was
+recorded) → needs (ニーズあり or a connection) → connected (申請・就園・要対協・相談窓口・他事業につないだ).
+Reading only; counts, never people. Rates: each stage over the stage it narrows (applied and reminded
+over notified).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from notifier.consent.state import household_state, person_state
-from notifier.models import SOURCE_TABLES, ConsentEvent, Delivery, EligibilityMatch, EligibilityRun, Notice
-from notifier.residents import current_condition
+from notifier.models import (
+    ConsentEvent,
+    Delivery,
+    EligibilityMatch,
+    EligibilityRun,
+    Notice,
+    OutreachCase,
+    OutreachCaseEvent,
+)
 
 STAGES = (("eligible", "対象世帯"), ("consented", "通知の同意あり"), ("notified", "お知らせが届いた"),
-          ("opened", "申請リンクを開いた"), ("reminded", "リマインドが届いた"))
+          ("opened", "申請リンクを開いた"), ("applied", "申請・利用につながった"), ("reminded", "リマインドが届いた"),
+          ("case", "見守りケース"), ("contacted", "接触できた"), ("needs", "ニーズあり"), ("connected", "支援につないだ"))
 STAGE_LABELS = dict(STAGES)
+# The stage each rate is taken over.
+RATE_BASE = {"consented": "eligible", "notified": "consented", "opened": "notified", "applied": "notified",
+             "reminded": "notified", "case": "reminded", "contacted": "case", "needs": "contacted",
+             "connected": "needs"}
+CONNECTED = ("申請につながった", "就園につながった", "要対協に登録", "相談窓口につないだ", "他事業につないだ")
+NEEDS = ("ニーズあり", *CONNECTED)
+CONTACTED = ("接触できた", "ニーズなし", *NEEDS)
 
 
 @dataclass(frozen=True)
@@ -53,13 +73,41 @@ def funnel(session: Session, period: Period = Period(), *, as_of: date) -> pd.Da
     opened = _pairs(session, select(Notice.rule_id, Notice.setai_no).distinct()
                     .join(Delivery, Delivery.notice_id == Notice.id)
                     .where(period.clause(Notice.as_of), Notice.kind == "notice", Delivery.first_opened_at.is_not(None)))
-    consenting = _consenting_households(session, period.until or as_of)
+    day = period.until or as_of
+    consenting = _consenting_households(session, day)
+    applied = responses_after_notice(session, period, day)[["rule_id", "setai_no"]].drop_duplicates()
+    cases = pd.DataFrame(session.execute(
+        select(OutreachCase.id, OutreachCase.rule_id, OutreachCase.setai_no)
+        .join(Notice, Notice.id == OutreachCase.notice_id).where(period.clause(Notice.as_of))).all(),
+        columns=["case_id", "rule_id", "setai_no"])
+    events = pd.DataFrame(session.execute(
+        select(OutreachCaseEvent.case_id, OutreachCaseEvent.kind, OutreachCaseEvent.detail)
+        .where(OutreachCaseEvent.kind.in_(("contact", "outcome")),
+               OutreachCaseEvent.case_id.in_(select(OutreachCase.id).join(Notice, Notice.id == OutreachCase.notice_id)
+                                             .where(period.clause(Notice.as_of))))).all(),
+        columns=["case_id", "kind", "detail"])
+    outcome = pd.Series([(d or {}).get("outcome") for d in events["detail"]], dtype=object)
+    reached = (events["kind"] == "contact").to_numpy() & pd.Series(
+        [(d or {}).get("result") != "不在・応答なし" for d in events["detail"]], dtype=bool).to_numpy()
+
+    def case_pairs(mask) -> pd.DataFrame:
+        ids = set(events.loc[mask, "case_id"])
+        return cases[cases["case_id"].isin(ids)][["rule_id", "setai_no"]].drop_duplicates()
 
     frames = {"eligible": eligible, "consented": eligible[eligible["setai_no"].isin(consenting)]}
     key = ["rule_id", "setai_no"]
-    frames["notified"] = frames["consented"].merge(notified, on=key) if len(notified) else notified.iloc[0:0]
-    frames["opened"] = frames["notified"].merge(opened, on=key) if len(opened) else opened.iloc[0:0]
-    frames["reminded"] = frames["notified"].merge(reminded, on=key) if len(reminded) else reminded.iloc[0:0]
+
+    def narrow(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+        return base.merge(other[key].drop_duplicates(), on=key) if len(other) else base.iloc[0:0]
+
+    frames["notified"] = narrow(frames["consented"], notified)
+    frames["opened"] = narrow(frames["notified"], opened)
+    frames["applied"] = narrow(frames["notified"], applied)
+    frames["reminded"] = narrow(frames["notified"], reminded)
+    frames["case"] = narrow(frames["notified"], cases)
+    frames["contacted"] = narrow(frames["case"], case_pairs(reached | outcome.isin(CONTACTED).to_numpy()))
+    frames["needs"] = narrow(frames["contacted"], case_pairs(outcome.isin(NEEDS).to_numpy()))
+    frames["connected"] = narrow(frames["needs"], case_pairs(outcome.isin(CONNECTED).to_numpy()))
     rules = sorted(set(eligible["rule_id"]) | set(notified["rule_id"]))
     out = pd.DataFrame({stage: frames[stage].groupby("rule_id").size().reindex(rules, fill_value=0)
                         for stage, _ in STAGES}, index=pd.Index(rules, name="rule_id")).fillna(0).astype(int)
@@ -67,29 +115,77 @@ def funnel(session: Session, period: Period = Period(), *, as_of: date) -> pd.Da
     return out
 
 
+def responses_after_notice(session: Session, period: Period, day: date) -> pd.DataFrame:
+    """rule_id, setai_no, days (from the notice's send to the response; online applications only, else
+    NaN): the responses follow-up counts, on or after the send of a notice of the period."""
+    from notifier.eligibility.dao import active_pair
+    from notifier.followup.run import current_households, responses
+    notices = pd.DataFrame(session.execute(
+        select(Notice.rule_id, Notice.setai_no, Notice.first_sent_at)
+        .where(period.clause(Notice.as_of), Notice.kind == "notice", Notice.first_sent_at.is_not(None))).all(),
+        columns=["rule_id", "setai_no", "first_sent_at"])
+    empty = pd.DataFrame({"rule_id": pd.Series([], dtype=object), "setai_no": pd.Series([], dtype=object),
+                          "days": pd.Series([], dtype="float64")})
+    if notices.empty:
+        return empty
+    codes = {}
+    for rule_id in sorted(set(notices["rule_id"])):
+        pair = active_pair(session, rule_id)
+        if pair is not None:
+            codes[rule_id] = pair[1].procedure_code
+    resp = responses(session, day, current_households(session, day), codes)
+    if resp.empty:
+        return empty
+    notices["sent_on"] = pd.to_datetime(notices["first_sent_at"]).dt.tz_localize("UTC").dt.tz_convert(
+        "Asia/Tokyo").dt.tz_localize(None).dt.normalize()
+    both = resp.merge(notices, on=["rule_id", "setai_no"])
+    both["responded_on"] = pd.to_datetime(both["responded_on"])
+    both = both[both["responded_on"] >= both["sent_on"]]
+    days = (both["responded_on"] - both["sent_on"]).dt.days.astype("float64").where(both["online"].astype(bool))
+    out = pd.DataFrame({"rule_id": both["rule_id"], "setai_no": both["setai_no"], "days": days})
+    return out.sort_values("days").drop_duplicates(["rule_id", "setai_no"]).reset_index(drop=True)
+
+
+def time_to_response(session: Session, period: Period = Period(), *, as_of: date) -> dict:
+    """Days from the notice to an online application: count, median and p90 (None with no data)."""
+    days = responses_after_notice(session, period, period.until or as_of)["days"].dropna()
+    if days.empty:
+        return {"count": 0, "median": None, "p90": None}
+    return {"count": int(len(days)), "median": float(days.median()), "p90": float(days.quantile(0.9))}
+
+
+def consent_uptake(session: Session, *, as_of: date, months: int = 12) -> list[tuple[str, int]]:
+    """Households holding `notify` at the end of each of the last `months` months (and today)."""
+    out = []
+    y, m = as_of.year, as_of.month
+    ends = []
+    for _ in range(months):
+        ends.append(date(y, m, 1) - timedelta(days=1))
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    for end in reversed(ends):
+        out.append((f"{end.year}年{end.month}月末", int(len(_consenting_households(session, end)))))
+    out.append(("現在", int(len(_consenting_households(session, as_of)))))
+    return out
+
+
 def _consenting_households(session: Session, day: date) -> pd.Index:
     """Households with a current member holding `notify` on `day` (rules.md "Household consent")."""
-    jumin = SOURCE_TABLES["juminhyo"]
     events = pd.DataFrame(session.execute(
         select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
                ConsentEvent.occurred_at)).all(), columns=["id", "atena_no", "scope", "action", "occurred_at"])
     if events.empty:
         return pd.Index([])
     events = events[pd.to_datetime(events["occurred_at"]) < pd.Timestamp(day) + pd.Timedelta(days=1)]
-    residents = pd.DataFrame(session.execute(select(jumin.c.atena_no, jumin.c.setai_no)
-                                             .where(current_condition(jumin, day))).all(),
-                             columns=["atena_no", "setai_no"])
+    from notifier.followup.run import current_households
+    residents = current_households(session, day)
     state = household_state(person_state(events), residents)
     return state.index[state["notify"]] if len(state) else pd.Index([])
 
 
 def rates(table: pd.DataFrame) -> pd.DataFrame:
-    """Each stage as a share of the stage before it (None where the stage before is 0)."""
-    cols = [s for s, _ in STAGES]
+    """Each stage as a share of the stage it narrows (RATE_BASE; None where that stage is 0)."""
     out = pd.DataFrame(index=table.index)
-    for before, after in zip(cols, cols[1:], strict=False):
-        if after == "reminded":
-            before = "notified"
+    for after, before in RATE_BASE.items():
         denom = table[before].where(table[before] > 0)
         out[after] = (table[after] / denom).round(3)
     return out
