@@ -95,9 +95,9 @@ def household_summaries(members: pd.DataFrame, current: np.ndarray, as_of: dt.da
     m["adult"] = (m["age"] >= ADULT_AGE).fillna(False).to_numpy(dtype=bool)
     m["jido"] = is_jido(m["birth_date"], as_of) & m["current"].to_numpy()
     # The guardian: current before not current, then 世帯主, then an adult (oldest first), then 宛名番号.
-    m["_birth"] = m["birth_date"].fillna(pd.Timestamp.max)
-    order = m.sort_values(["setai_no", "current", "head", "adult", "_birth", "atena_no"],
-                          ascending=[True, False, False, False, True, True], kind="stable")
+    m["_no_birth"] = m["birth_date"].isna().to_numpy()
+    order = m.sort_values(["setai_no", "current", "head", "adult", "_no_birth", "birth_date", "atena_no"],
+                          ascending=[True, False, False, False, True, True, True], kind="stable")
     first = order.drop_duplicates("setai_no").set_index("setai_no")
     kids = m[m["jido"] & (m["age"] >= 0).fillna(False).to_numpy(dtype=bool)].groupby("setai_no")["age"].apply(list)
     out = pd.DataFrame(index=first.index)
