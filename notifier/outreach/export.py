@@ -2,7 +2,7 @@
 `notifier outreach export` and `/outreach/export.csv`.
 
 Three kinds (contract.OUTREACH_EXPORT_KINDS):
-- **masked** (the default, for partners): 仮名ID, 町字, 子どもの年齢, 経路, 対象サービス, 状況, 開始月, 担当機関 —
+- **masked** (the default, for partners): 仮名ID, 町字, 子どもの年齢, 経路, 対象サービス, 状況, 開始日 (the month only: 2026年10月), 担当機関 —
   no name, 宛名番号, 世帯番号 or case id (a case id would be a join key across partners), no reasons from
   tax, welfare, disability or child-welfare data and no outcome (「要対協に登録」 is a child-welfare fact).
   Pseudonyms and the other reductions: outreach/masking.py.
@@ -36,7 +36,7 @@ from notifier.residents import current_mask
 
 log = logging.getLogger(__name__)
 
-MASKED_COLUMNS = ["仮名ID", "町字", "子どもの年齢", "経路", "対象サービス", "状況", "開始月", "担当機関"]
+MASKED_COLUMNS = ["仮名ID", "町字", "子どもの年齢", "経路", "対象サービス", "状況", "開始日", "担当機関"]
 KEY_TABLE_COLUMNS = ["仮名ID", "宛名番号", "氏名"]
 IDENTIFIED_COLUMNS = ["case_id", "世帯番号", "宛名番号", "rule_id", "route", "organisation", "status", "opened_on",
                       "last_contact_on", "outcome"]
@@ -139,8 +139,8 @@ def masked_rows(session: Session, *, organisation: str | None, key: bytes | str,
         rows.append({"仮名ID": masking.pseudonym(org_key, g["guardian_atena"]), "町字": g["choaza"],
                      "子どもの年齢": g["child_ages"], "経路": OUTREACH_ROUTES.get(c.route, c.route),
                      "対象サービス": names.get(c.rule_id, c.rule_id), "状況": CASE_STATUS_LABELS.get(c.status, c.status),
-                     "開始月": masking.month_text(_opened_on(c)), "担当機関": c.assigned_org or ""})
-    rows.sort(key=lambda r: (r["仮名ID"], r["対象サービス"], r["開始月"]))
+                     "開始日": masking.month_text(_opened_on(c)), "担当機関": c.assigned_org or ""})
+    rows.sort(key=lambda r: (r["仮名ID"], r["対象サービス"], r["開始日"]))
     return rows
 
 

@@ -14,7 +14,8 @@ no direct identifier and finds the person through a separately held key table (�
   resident (moved away, case not yet closed) falls back to the same choice over its registry rows.
 - **町字**: the 住所 text up to and including 丁目, or up to the first digit (番地, 番, 号, building names and
   room numbers are dropped); the prefecture is dropped. Without a text address: the 住所コード's first 6
-  digits + "町字コード" + the 町字 part (digits 7–12), never a house number (the code holds none).
+  digits, "-", the 町字 part (digits 7–12), never a house number (the code holds none). 外字 (private-use
+  code points) become 〓.
 - **Children's ages**: the 児童 of the household (rules.md: until the first March 31 on or after the 18th
   birthday) as ages in full years, oldest first: "8歳、5歳". Never birth dates.
 """
@@ -34,6 +35,8 @@ from notifier.households.dates import age_on, is_jido
 PSEUDONYM_LENGTH = 16
 ADULT_AGE = 18
 _PREFECTURE = re.compile(r"^(東京都|北海道|京都府|大阪府|[^\d０-９]{2,3}県)")
+# 外字 (private-use code points) mean nothing outside the city's systems: shown as 〓 (げた), as in print.
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 _FIRST_DIGIT = re.compile(r"[0-9０-９]")
 # 町字 with 丁目: no arabic digit before the 丁目 number (a building called "…5丁目ハイツ" after 番地 is not it).
 _CHOME = re.compile(r"([^0-9０-９]*?[0-9０-９一二三四五六七八九十〇]+丁目)")
@@ -53,7 +56,7 @@ def pseudonym(org_key: bytes, atena_no: str) -> str:
 
 def choaza(address: str | None, address_code: str | None) -> str:
     """The address reduced to 町字 (module docstring)."""
-    text = (address or "").strip()
+    text = _PRIVATE_USE.sub("〓", (address or "").strip())
     if text:
         text = _PREFECTURE.sub("", text)
         chome = _CHOME.match(text)

@@ -131,7 +131,7 @@ def test_the_masked_rows_hold_only_reduced_values(app, db_session, tmp_path):
         by_pid.setdefault(r["仮名ID"], []).append(r)
     yamada = by_pid[masking.pseudonym(org_key, "9000011")]
     assert {r["対象サービス"] for r in yamada} == {"就学援助のご案内", "児童手当のご案内"}
-    assert {(r["町字"], r["子どもの年齢"], r["開始月"], r["状況"]) for r in yamada} == {
+    assert {(r["町字"], r["子どもの年齢"], r["開始日"], r["状況"]) for r in yamada} == {
         ("和泉市府中町一丁目", "8歳、5歳", "2026年10月", "対応中")}
     sato = by_pid[masking.pseudonym(org_key, "9000022")]          # the 世帯主 moved out: the oldest adult
     assert {(r["町字"], r["子どもの年齢"]) for r in sato} == {("和泉市三林町", "14歳")}

@@ -24,7 +24,7 @@ def test_the_command_writes_the_masked_file_and_audits_it(app, runner, db_sessio
     assert report == {"kind": "masked", "organisation": SHAKYO, "rows": 3, "households": 2, "day_total": 2,
                       "bulk_alert": False, "out": str(out)}
     data = out.read_bytes()
-    assert data.startswith("\ufeff仮名ID,町字,子どもの年齢,経路,対象サービス,状況,開始月,担当機関\r\n".encode())
+    assert data.startswith("\ufeff仮名ID,町字,子どもの年齢,経路,対象サービス,状況,開始日,担当機関\r\n".encode())
     assert len(data.decode("utf-8-sig").splitlines()) == 4
     assert list(tmp_path.glob(".export-*")) == []                     # no temporary file left
     [row] = _exports(db_session)

@@ -16,6 +16,7 @@ def test_the_address_is_reduced_to_choaza():
     assert masking.choaza("和泉市府中町1-2-3", None) == "和泉市府中町"
     assert masking.choaza("", "272191003004") == "272191-003004"
     assert masking.choaza(None, None) == ""
+    assert masking.choaza("大阪府和泉市\ue000町二丁目３番", None) == "和泉市〓町二丁目"
 
 
 def test_pseudonyms_depend_on_key_partner_and_person():
