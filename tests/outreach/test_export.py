@@ -297,3 +297,35 @@ def test_the_dashboard_shows_bulk_export_alerts_to_auditors(app, client, db_sess
     assert "data-export-alerts" in page and 'data-actor="coord1"' in page and "3 世帯" in page
     sign_in(client, db_session, create_staff(db_session, "coord", ["coordinator"]))
     assert "data-export-alerts" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_generated_city_masked_export_holds_no_identifier(app, db_session, tiny_exports):
+    """The generator's addresses (丁目 and 番地 forms, rooms, 外字, full-width digits) and names: every
+    cell of the masked export of 40 households, checked against every resident of the city."""
+    from notifier.ingest.importer import import_directory
+    from notifier.ingest.mapping import Mapping
+    summary = import_directory(app.extensions["db_engine"], tiny_exports, Mapping(), actor="test")
+    assert not summary.failed
+    jumin = SOURCE_TABLES["juminhyo"]
+    setai = sorted(set(db_session.scalars(select(jumin.c.setai_no).where(jumin.c.removed_on.is_(None)))))[:40]
+    v = RuleVersion(rule_id="shugaku_enjo", version=1, name="就学援助のご案内", definition="{}", content_hash="x",
+                    status="active", created_by="test")
+    db_session.add(v)
+    db_session.flush()
+    for i, s in enumerate(setai):
+        db_session.add(OutreachCase(open_key=f"{s}|shugaku_enjo", setai_no=s, rule_id="shugaku_enjo",
+                                    rule_version_id=v.id, route="csw", legal_basis=OUTREACH_LEGAL_BASIS,
+                                    status="open", assigned_org=SHAKYO if i % 2 else SHOKUDO, as_of=AS_OF))
+    db_session.commit()
+    identifiers = _identifiers(db_session)
+    for org in (None, SHAKYO):
+        rows = _export(db_session, organisation=org).rows
+        assert len(rows) == (40 if org is None else 20)
+        assert len(_pseudonyms(rows)) == len(rows)
+        for row in rows:
+            for column, value in row.items():
+                assert not any(i in str(value) for i in identifiers if len(i) > 2), (column, value)
+            # 町字 keeps no house number: no digit outside 丁目's number, no 番/号
+            choaza = row["町字"]
+            assert choaza and "番" not in choaza and "号" not in choaza, choaza
+            assert not any(ch.isdigit() for ch in choaza.split("丁目")[-1]) or "-" in choaza, choaza
