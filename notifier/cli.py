@@ -22,6 +22,7 @@ from notifier.jobs.cli import daily_command, scheduler_command
 from notifier.line.sim.cli import line_sim_command
 from notifier.linkage.cli import link_group
 from notifier.outbox.cli import notify_group, templates_group
+from notifier.outreach.cli import outreach_group
 
 
 @click.group(help="Consent-based push-support notification service (プッシュ型支援).")
@@ -191,7 +192,7 @@ def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, i
 
 
 for _group in (data_group, link_group, consent_group, rules_group, eligibility_group, notify_group,
-               templates_group, followup_group, daily_command, scheduler_command, line_sim_command):
+               templates_group, followup_group, outreach_group, daily_command, scheduler_command, line_sim_command):
     main.add_command(_group)
 
 

@@ -91,6 +91,23 @@ def parse_source_max_age(value: str) -> dict[str, int]:
     return out
 
 
+def pseudonym_key_from(pseudonym_key: str, secret_key: str | None, mode: str) -> str:
+    """The key of the partners' 仮名ID (outreach/masking.py): PSEUDONYM_KEY; without it, a key derived
+    from an explicitly set SECRET_KEY (so rotating SECRET_KEY would change every 仮名ID: set PSEUDONYM_KEY
+    in production); otherwise "" and exports refuse to run — a random key would give a partner new
+    pseudonyms on every export."""
+    import hashlib
+    import hmac
+    if pseudonym_key:
+        if mode == "production" and len(pseudonym_key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigError(f"PSEUDONYM_KEY is {len(pseudonym_key.encode())} bytes: production needs at least "
+                              f"{MIN_SECRET_KEY_BYTES}")
+        return pseudonym_key
+    if secret_key:
+        return hmac.new(secret_key.encode(), b"notifier-pseudonym-key-v1", hashlib.sha256).hexdigest()
+    return ""
+
+
 def normalise_database_url(url: str) -> str:
     """`postgresql://` → the psycopg 3 driver we ship (SQLAlchemy would otherwise look for psycopg2)."""
     for prefix in ("postgresql://", "postgres://"):
@@ -123,6 +140,8 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
             "(for example: python3 -c 'import secrets; print(secrets.token_hex(32))')")
 
     max_body = _int(env, "MAX_CONTENT_LENGTH", 256 * 1024, 1024)
+    pseudonym_key = pseudonym_key_from(env.get("PSEUDONYM_KEY", ""), overrides.get("SECRET_KEY") or env.get("SECRET_KEY"),
+                                       mode)
     default_db = f"sqlite:///{INSTANCE_DIR / 'notifier.sqlite3'}"
     line_default = UNREACHABLE_LINE_BASE_URL if mode == "test" else ""
     config = {
@@ -182,6 +201,10 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         "HSTS_MAX_AGE": _int(env, "HSTS_MAX_AGE", 365 * 24 * 3600 if mode == "production" else 0, 0),
         # Where a rule's application_url may point: https URLs on these hosts, or paths on this site.
         "APPLICATION_URL_HOSTS": parse_hosts(env.get("APPLICATION_URL_HOSTS", DEFAULT_APPLICATION_URL_HOSTS)),
+        # Masked exports to partners (outreach/export.py): the 仮名ID key (see pseudonym_key_from) and
+        # how many households one user may export in one JST day before the dashboard shows an alert.
+        "PSEUDONYM_KEY": pseudonym_key,
+        "BULK_EXPORT_ALERT_HOUSEHOLDS": _int(env, "BULK_EXPORT_ALERT_HOUSEHOLDS", 500, 1),
         "TESTING": mode == "test",
     }
     config.update(overrides)

@@ -120,6 +120,14 @@ ORGANISATION_KINDS = {"school": "学校", "ssw": "スクールソーシャルワ
 # The 要対協 check is not consent-based: a withdrawal stops reminders, never an open case.
 CASE_CONSENT_NOTE = ("通知の同意は撤回されていますが、要保護児童対策地域協議会（要対協）での見守りは同意に基づくものではないため、"
                      "このケースは続きます。")
+# Case status as shown to staff and partners (models.outreach.CASE_STATUSES).
+CASE_STATUS_LABELS = {"open": "対応中", "closed": "終了"}
+# Exports of outreach cases (outreach/export.py): what each file holds and who may make it on the web.
+OUTREACH_EXPORT_KINDS = {
+    "masked": "仮名化した一覧（連携機関向け）",
+    "identified": "個人を特定できる一覧（市役所内）",
+    "key_table": "仮名IDの対応表（管理者のみ）",
+}
 PRESCHOOL_AGE_LIMIT = 6       # the youngest child "under 6" goes to the public-health nurse
 OUTREACH_LEGAL_BASIS = ("要保護児童対策地域協議会（要対協）における情報共有"
                         "（児童福祉法第25条の2・第25条の3）")

@@ -127,3 +127,16 @@ def test_application_url_hosts_are_host_names():
     for bad in ("https://apply.city.lg.jp", "apply.city.lg.jp:443", "a b"):
         with pytest.raises(ConfigError, match="APPLICATION_URL_HOSTS"):
             load(env={"APPLICATION_URL_HOSTS": bad}, overrides={"ENV": "test"})
+
+
+def test_the_pseudonym_key_is_set_derived_from_an_explicit_secret_key_or_absent():
+    base = {"NOTIFIER_ENV": "development"}
+    assert load({**base, "PSEUDONYM_KEY": "p" * 40}, web=False)["PSEUDONYM_KEY"] == "p" * 40
+    derived = load({**base, "SECRET_KEY": "s" * 40}, web=False)["PSEUDONYM_KEY"]
+    assert derived and derived != "s" * 40 and derived == load({**base, "SECRET_KEY": "s" * 40})["PSEUDONYM_KEY"]
+    # no key given: none (never a random one, which would change every partner's pseudonyms per run)
+    assert load(base, web=False)["PSEUDONYM_KEY"] == ""
+    with pytest.raises(ConfigError, match="PSEUDONYM_KEY"):
+        load({"NOTIFIER_ENV": "production", "PSEUDONYM_KEY": "short"}, web=False)
+    assert load(base)["BULK_EXPORT_ALERT_HOUSEHOLDS"] == 500
+    assert load({**base, "BULK_EXPORT_ALERT_HOUSEHOLDS": "20"})["BULK_EXPORT_ALERT_HOUSEHOLDS"] == 20

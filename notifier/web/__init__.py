@@ -250,6 +250,7 @@ def init_app(app: Flask) -> None:
         auth_views,
         consent_views,
         data_views,
+        export_views,
         liff_views,
         main_views,
         ops_views,
@@ -268,6 +269,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(sending_views.bp)
     app.register_blueprint(outreach_views.bp)
+    app.register_blueprint(export_views.bp)
     webhook.init_app(app)
     liff_views.init_app(app)
     outbox_views.init_app(app)

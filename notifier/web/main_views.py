@@ -35,10 +35,25 @@ def _period():
     return Period(since, until)
 
 
+# Who sees the bulk-export alerts (outreach/export.py): those who oversee access (admins, auditors).
+EXPORT_ALERT_ROLES = ("auditor",)
+
+
+def export_alerts() -> list[dict] | None:
+    """Today's (JST) users over the bulk-export limit, for the roles that see them (None for others)."""
+    if not g.user.has_role(*EXPORT_ALERT_ROLES):
+        return None
+    from flask import current_app
+
+    from notifier.outreach.export import bulk_export_alerts
+    return bulk_export_alerts(db.session(), clock.today_jst(), current_app.config["BULK_EXPORT_ALERT_HOUSEHOLDS"])
+
+
 @bp.route("/")
 def dashboard():
     if not g.user.has_role(*FUNNEL_ROLES):
-        return render_template("dashboard.html", dashboard_cards=dashboard_cards(), funnel=None)
+        return render_template("dashboard.html", dashboard_cards=dashboard_cards(), funnel=None,
+                               export_alerts=export_alerts())
     from notifier.outreach import charts, funnel
     s = db.session()
     period = _period()
@@ -53,7 +68,7 @@ def dashboard():
     uptake_chart = Markup(charts.columns_svg(uptake, title="通知に同意している世帯数（月末ごと）"))
     return render_template("dashboard.html", dashboard_cards=dashboard_cards(), funnel=table,
                            response_time=funnel.time_to_response(s, period, as_of=clock.today_jst()),
-                           uptake=uptake, uptake_chart=uptake_chart,
+                           uptake=uptake, uptake_chart=uptake_chart, export_alerts=export_alerts(),
                            rates=funnel.rates(table), stages=funnel.STAGES, chart=chart, rule_names=names,
                            period=period, period_args={k: v for k, v in (("from", period.since), ("to", period.until))
                                                        if v is not None})

@@ -1,0 +1,53 @@
+"""`GET /outreach/export.csv?organisation=…&kind=masked|identified|key_table`: open outreach cases as CSV
+(the worklist's download button links here; outreach/export.py makes the rows and the audit row).
+
+Who may download which kind (no schema change; roles from contract.ROLES):
+- masked (pseudonymised, for partners): coordinators (and admins);
+- identified (世帯番号, 宛名番号): coordinators and admins — city staff who already see the worklist;
+- key_table (仮名ID → 宛名番号, 氏名): admins only, so the file that undoes the masking is made by few.
+A refusal is 403 with an `access_denied` audit row, like every other page.
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, g, request
+
+from notifier import audit, clock, db
+from notifier.web import bad_request, current_actor, require_roles
+
+bp = Blueprint("outreach_export", __name__)
+
+EXPORT_ROLES = {"masked": ("coordinator",), "identified": ("coordinator",), "key_table": ("admin",)}
+
+
+def export_response(kind: str, organisation: str | None) -> Response:
+    """The CSV download of one export, for views that offer one (the worklist)."""
+    from notifier.outreach.export import ExportError, export
+    s = db.session()
+    try:
+        result = export(s, kind, organisation=organisation, key=current_app.config.get("PSEUDONYM_KEY"),
+                        as_of=clock.today_jst(), actor=current_actor(),
+                        alert_limit=current_app.config["BULK_EXPORT_ALERT_HOUSEHOLDS"])
+    except ExportError as exc:
+        s.rollback()
+        raise bad_request(str(exc)) from exc
+    body = result.csv()
+    s.commit()
+    name = f"outreach-{kind}-{clock.today_jst().isoformat()}.csv"
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}; filename*=UTF-8''{quote(name)}"})
+
+
+@bp.route("/outreach/export.csv")
+@require_roles("coordinator")
+def export_csv():
+    kind = request.args.get("kind", "masked")
+    if kind not in EXPORT_ROLES:
+        raise bad_request("出力の種類は masked、identified、key_table のいずれかです。")
+    if not g.user.has_role(*EXPORT_ROLES[kind]):
+        audit.record(db.session(), "access_denied", actor=current_actor(), detail={"path": request.path, "kind": kind})
+        db.session().commit()
+        abort(403)
+    organisation = request.args.get("organisation") or None
+    return export_response(kind, organisation)
