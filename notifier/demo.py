@@ -1,7 +1,9 @@
 """`notifier demo`: the whole flow on SQLite with generated data, the local LINE simulator and the staff app.
 
-It builds a fresh demo database from a generated `tiny` city (import → 名寄せ → rules → consents →
-eligibility), starts the LINE simulator and the web app on loopback, and prints how to look around.
+It builds a fresh demo database from a generated `small` city (import → 名寄せ → rules → consents →
+eligibility), starts the LINE simulator and the web app on loopback, replays a few weeks of the real
+pipeline (consents over LINE, notices, opens, online applications, follow-up reminders, outreach cases)
+so every page has something to show, and prints how to look around.
 """
 from __future__ import annotations
 
@@ -42,7 +44,11 @@ def totp_helper_command(url: str, username: str = DEMO_USER) -> str:
     return f"NOTIFIER_ENV=development DATABASE_URL={shlex.quote(url)} {notifier_command()} users totp-code {username}"
 
 
-def prepare(url: str, as_of) -> dict:
+DEMO_SCALE = "small"
+DEMO_CASEWORKER = "demo-school"
+
+
+def prepare(url: str, as_of, scale: str = DEMO_SCALE) -> dict:
     """Build the demo database; returns what to print."""
     from notifier import clock, create_app, db, migrate
     from notifier.auth.service import create_user
@@ -61,7 +67,7 @@ def prepare(url: str, as_of) -> dict:
         if extra.exists():
             extra.unlink()
     shutil.rmtree(DEMO_DATA, ignore_errors=True)
-    generate("tiny", 1, DEMO_DATA)
+    generate(scale, 1, DEMO_DATA)
     migrate.upgrade(url)
     app = create_app({"ENV": "development", "DATABASE_URL": url})
     engine = app.extensions["db_engine"]
@@ -163,6 +169,136 @@ def send_demo_notices(app, sim, as_of, application_ids: list[str], *, timeout: f
     return {"linked": linked, "notices": queued.notices, "sent": sent.sent}
 
 
+# The simulated weeks (issue "Coordinators", must show): how many residents take part and what share of
+# the notified open the link, apply online within days, and how the pilots' staff follow up.
+WEEKS_RESIDENTS = 40
+OPEN_SHARE, APPLY_SHARE = 0.5, 0.3
+REMINDER_DAY, CASE_DAY = 15, 31
+
+
+def simulate_weeks(app, sim, start, application_ids: list[str], *, until=None) -> dict:
+    """The real pipeline over simulated weeks from `start` (a business date), each step at its own
+    instant (clock.at): on day 0 residents follow the account on the simulator, send their online
+    application ID and consent (LINE webhook events through line.flows), then enqueue and the
+    dispatcher send their notices; on day 1 half of them open the one-tap link (the app's /r/ page);
+    on day 3 some apply online (a new online_shinsei export through the importer); on day 15 follow-up
+    reminds the others; on day 31 it opens outreach cases for those still silent, ordered by points;
+    then a coordinator assigns the first case to its school, which logs a visit and 申請につながった.
+    Steps after `until` (default today) are skipped. Returns counts."""
+    import random
+    import re
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import select
+
+    from notifier import audit, clock, db
+    from notifier.eligibility.dao import active_pair
+    from notifier.followup.run import run_followup
+    from notifier.ingest.importer import import_directory
+    from notifier.ingest.mapping import Mapping
+    from notifier.line import flows
+    from notifier.line.client import LineClient
+    from notifier.models import Delivery, Notice, OutreachCase
+    from notifier.outbox.dispatch import dispatch
+    from notifier.outbox.enqueue import enqueue
+
+    until = until or clock.today_jst()
+    rng = random.Random(7)
+    base = app.config["PUBLIC_BASE_URL"]
+    token = app.config["LINE_CHANNEL_ACCESS_TOKEN"]
+    out = {"linked": 0, "sent": 0, "opened": 0, "applied": 0, "reminders": 0, "cases": 0}
+
+    def at(day_offset: int, hour: int = 10):
+        return clock.at(datetime.combine(start + timedelta(days=day_offset), datetime.min.time()).replace(hour=hour))
+
+    def send():
+        with LineClient(sim.base_url, token) as client:
+            return dispatch(db.engine(), client, quiet_hours=None, rate_per_second=None, actor="demo").sent
+
+    with app.app_context():
+        with at(0):
+            with db.transaction() as s:
+                for i, application_id in enumerate(application_ids):
+                    user = sim.sim.state.add_user(f"住民{i + 1:02d}", friend=True).user_id
+                    ms = int(clock.timestamp() * 1000) + i
+                    source = {"type": "user", "userId": user}
+                    for event in ({"type": "follow"},
+                                  {"type": "message", "message": {"type": "text", "text": application_id}},
+                                  {"type": "postback", "postback": {"data": "consent=notify"}}):
+                        flows.handle_event(s, {**event, "source": source, "timestamp": ms,
+                                               "webhookEventId": f"demo-{i}-{event['type']}"}, None)
+                    out["linked"] += 1
+            with db.transaction() as s:
+                enqueue(s, start, actor="demo", public_base_url=base)
+            out["sent"] += send()
+        if start + timedelta(days=1) <= until:
+            with db.transaction() as s:
+                rows = s.execute(select(Delivery.message).where(Delivery.status == "sent")).scalars().all()
+            client = app.test_client()
+            with at(1, 19):
+                for message in rows:
+                    found = re.search(r"/r/([A-Za-z0-9_.\-]+)", message)
+                    if found and rng.random() < OPEN_SHARE:
+                        client.get(f"/r/{found.group(1)}")
+                        out["opened"] += 1
+        def apply_online(day: int, share: float, kind: str) -> int:
+            """Some residents who got a `kind` notice apply online on `day` (a new export of online_shinsei,
+            the previous rows plus theirs, through the importer)."""
+            with db.transaction() as s:
+                notified = s.execute(select(Notice.rule_id, Delivery.atena_no)
+                                     .join(Delivery, Delivery.notice_id == Notice.id)
+                                     .where(Delivery.status == "sent", Notice.kind == kind)).all()
+                codes = {r: active_pair(s, r)[1].procedure_code for r in {r for r, _ in notified}}
+            drop = DEMO_DATA.with_name("demo-data-online")
+            previous = drop / "online_shinsei.csv" if (drop / "online_shinsei.csv").exists() \
+                else DEMO_DATA / "online_shinsei.csv"
+            online = pd.read_csv(previous, dtype=str, encoding="utf-8-sig")
+            when = (start + timedelta(days=day)).isoformat()
+            new = [{"申請ID": f"D{day:02d}{i:05d}", "申請者宛名番号": atena, "手続きコード": codes[rule],
+                    "申請日時": f"{when} 20:{i % 60:02d}"}
+                   for i, (rule, atena) in enumerate(sorted(notified)) if rng.random() < share]
+            drop.mkdir(parents=True, exist_ok=True)
+            pd.concat([online, pd.DataFrame(new)], ignore_index=True).to_csv(
+                drop / "online_shinsei.csv", index=False, encoding="utf-8-sig")
+            with at(day, 21):
+                import_directory(db.engine(), drop, Mapping(), actor="demo")
+            return len(new)
+
+        shutil.rmtree(DEMO_DATA.with_name("demo-data-online"), ignore_errors=True)
+        if start + timedelta(days=3) <= until:
+            out["applied"] += apply_online(3, APPLY_SHARE, "notice")
+        for day, key in ((REMINDER_DAY, "reminders"), (CASE_DAY, "cases")):
+            if start + timedelta(days=day) > until:
+                break
+            with at(day, 9):
+                with db.transaction() as s:
+                    result = run_followup(s, start + timedelta(days=day), actor="system", public_base_url=base)
+                out[key] = result.reminders if key == "reminders" else result.cases_opened
+                out["sent"] += send()
+            if key == "reminders" and start + timedelta(days=REMINDER_DAY + 3) <= until:
+                out["applied"] += apply_online(REMINDER_DAY + 3, APPLY_SHARE / 2, "reminder")
+        with db.transaction() as s:
+            first = s.scalar(select(OutreachCase).where(OutreachCase.status == "open", OutreachCase.school_name
+                                                        .is_not(None)).order_by(OutreachCase.priority_points.desc()))
+            if first is not None:
+                from notifier.auth.service import dao_get_user_by_username
+                from notifier.outreach import cases
+                coordinator = dao_get_user_by_username(s, "demo-coordinator")
+                actor = audit.Actor.staff(coordinator)
+                cases.assign(s, first.id, first.school_name, viewer=coordinator, actor=actor)
+                visit = min(until, first.as_of + timedelta(days=2))
+                cases.log_contact(s, first.id, cases.Contact("school_check", visit, "学校で様子を確認",
+                                                             "担任が保護者と話し、申請書を渡した"),
+                                  viewer=coordinator, actor=actor, today=until)
+                cases.record_outcome(s, first.id, "申請につながった", close=True, viewer=coordinator, actor=actor)
+                from notifier.auth.service import create_user
+                school = create_user(s, username=DEMO_CASEWORKER, password=DEMO_PASSWORD, roles=["caseworker"],
+                                     display_name="デモ学校担当", organisation=first.school_name, actor="demo")
+                school.totp_secret, school.totp_enrolled_at = DEMO_TOTP_SECRET, clock.now()
+                out["school"] = first.school_name
+    return out
+
+
 def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None:
     from werkzeug.serving import make_server
 
@@ -171,7 +307,7 @@ def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None
 
     url = f"sqlite:///{DEMO_DB}"
     as_of = min(today_jst(), __import__("notifier.synth", fromlist=["AS_OF"]).AS_OF)
-    click.echo("デモ用のデータベースを作成しています（合成データ tiny、SQLite）…")
+    click.echo("デモ用のデータベースを作成しています（合成データ small、SQLite、20秒ほどかかります）…")
     info = prepare(url, as_of)
     app = info["app"]
     app.config.update(LINE_CHANNEL_SECRET=LINE_SECRET, LINE_CHANNEL_ACCESS_TOKEN=LINE_TOKEN,
@@ -185,7 +321,7 @@ def run_demo(port: int = 5000, serve: bool = True, sim_port: int = 8765) -> None
   窓口・CSWの同意 {info['consents']} 件、世帯 {info['households']:,}、{as_of} 時点の対象世帯: {matches}
 
 職員用画面: http://127.0.0.1:{port}/login
-  ユーザー名: {DEMO_USER}（ほかに demo-author / demo-approver / demo-coordinator / demo-auditor）
+  ユーザー名: {DEMO_USER}（ほかに demo-author / demo-approver / demo-coordinator / demo-auditor / {DEMO_CASEWORKER}）
   パスワード: {DEMO_PASSWORD}
   二要素認証の秘密鍵（TOTP、全員共通）: {DEMO_TOTP_SECRET}
     認証アプリに登録するか、別の端末で次を実行すると今の確認コードが表示されます:
@@ -205,7 +341,14 @@ LINEシミュレーター（住民のスマートフォンの代わり）: http:
     import threading
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        sent = send_demo_notices(app, sim, as_of, residents_to_notify(app, as_of))
+        ids = residents_to_notify(app, as_of, n=WEEKS_RESIDENTS + DEMO_RESIDENTS)
+        weeks = simulate_weeks(app, sim, as_of, ids[:WEEKS_RESIDENTS])
+        click.echo(f"{as_of} からの数週間を、本番と同じ処理で再現しました：住民 {weeks['linked']} 人がLINEで同意し、"
+                   f"お知らせ・リマインド {weeks['sent']} 通、申請リンクを開いた {weeks['opened']} 件、オンライン申請 "
+                   f"{weeks['applied']} 件、リマインド {weeks['reminders']} 件、見守りケース {weeks['cases']} 件"
+                   f"（ダッシュボードと「見守りケース」で確かめられます。学校の担当者として {DEMO_CASEWORKER} で"
+                   f"サインインすると、{weeks.get('school', '学校')}に割り当てたケースだけが見えます）。")
+        sent = send_demo_notices(app, sim, as_of, ids[WEEKS_RESIDENTS:])
         click.echo(f"住民{sent['linked']}人がLINEで連携して「お知らせを希望する」を選び、お知らせ {sent['sent']} 通を送りました"
                    f"（シミュレーターの画面で「デモ住民1」などを開くと届いています。「オンラインで申請する」を押すと、"
                    f"職員用画面の「お知らせの送信」にリンクを開いた日時が出ます）。")

@@ -24,9 +24,34 @@ def test_the_printed_totp_helper_runs_outside_an_activated_venv(app, database_ur
     assert re.fullmatch(r"\d{6}", code) and totp.verify(code, valid_window=1)
 
 
+def _the_weeks_make_a_full_funnel(app, weeks):
+    """Every stage of the funnel has households, each within the one before, from the pipeline's own
+    rows; open cases carry priority points; the caseworker sees only the school's case."""
+    from sqlalchemy import func, select
+
+    from notifier import clock, db
+    from notifier.models import OutreachCase
+    from notifier.outreach import funnel, worklist
+    assert weeks["linked"] == demo.WEEKS_RESIDENTS
+    assert weeks["opened"] > 0 and weeks["applied"] > 0 and weeks["reminders"] > 0 and weeks["cases"] > 0
+    with app.app_context():
+        s = db.session()
+        total = funnel.funnel(s, as_of=clock.today_jst()).loc["合計"]
+        stages = [name for name, _ in funnel.STAGES]
+        assert all(total[name] > 0 for name in stages), total.to_dict()
+        for after, before in funnel.RATE_BASE.items():
+            assert total[after] <= total[before], (after, before)
+        assert s.scalar(select(func.max(OutreachCase.priority_points))) > 0
+        from notifier.auth.service import dao_get_user_by_username
+        school = dao_get_user_by_username(s, demo.DEMO_CASEWORKER)
+        seen = worklist.worklist(s, worklist.Filters(status="all"), viewer=school, today=clock.today_jst())
+        assert seen.total == 1 and seen.rows[0]["outcome"] == "申請につながった"
+
+
 def test_the_demo_sends_real_notices_to_residents_who_linked_and_consented_on_the_simulator():
-    """The demo's own steps: a fresh demo database, the simulator and the app over HTTP; residents link
-    and consent through signed webhooks, then enqueue and the dispatcher push a Flex notice to each."""
+    """The demo's own steps: a fresh demo database, the simulator and the app over HTTP; a few weeks
+    replayed through the real pipeline make a full funnel; then residents link and consent through
+    signed webhooks, and enqueue and the dispatcher push a Flex notice to each."""
     import threading
 
     from werkzeug.serving import make_server
@@ -44,8 +69,11 @@ def test_the_demo_sends_real_notices_to_residents_who_linked_and_consented_on_th
                       PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        ids = demo.residents_to_notify(app, AS_OF)
-        assert 1 <= len(ids) <= demo.DEMO_RESIDENTS          # the tiny city has only a few applicants matched
+        ids = demo.residents_to_notify(app, AS_OF, n=demo.WEEKS_RESIDENTS + demo.DEMO_RESIDENTS)
+        assert len(ids) == demo.WEEKS_RESIDENTS + demo.DEMO_RESIDENTS
+        weeks = demo.simulate_weeks(app, sim, AS_OF, ids[:demo.WEEKS_RESIDENTS])
+        _the_weeks_make_a_full_funnel(app, weeks)
+        ids = ids[demo.WEEKS_RESIDENTS:]
         sent = demo.send_demo_notices(app, sim, AS_OF, ids)
         assert sent["linked"] == len(ids) and sent["sent"] >= len(ids)
         with sim.sim.state.lock:

@@ -52,11 +52,23 @@ def columns_svg(points: list[tuple[str, int]], *, title: str, width: int = 640) 
         rows.append(
             f'<rect x="{x:.1f}" y="{y}" width="{bar_w:.1f}" height="{h}" fill="{BAR}" rx="2"/>'
             f'<text x="{x + bar_w / 2:.1f}" y="{y - 5}" text-anchor="middle" font-size="12" fill="{TEXT}">{count:,}</text>'
-            f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle" font-size="11" '
-            f'fill="{TEXT}">{escape(label.replace("月末", "月"))}</text>')
+            + _axis_label(label, i, x + bar_w / 2, height - bottom + 16))
     alt = "、".join(f"{label} {count:,}" for label, count in points)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
             f'style="max-width:{width}px" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
             f'<title>{escape(title)}</title>'
             f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#767676"/>'
             f'{"".join(rows)}</svg>')
+
+
+def _axis_label(label: str, i: int, x: float, y: float) -> str:
+    """「2026年1月末」 as 「1月」 with the year on a second line for the first bar and each January."""
+    text = label.replace("月末", "月")
+    year = ""
+    if "年" in text:
+        year, text = text.split("年", 1)
+        year = year + "年" if i == 0 or text == "1月" else ""
+    out = f'<text x="{x:.1f}" y="{y}" text-anchor="middle" font-size="12" fill="{TEXT}">{escape(text)}</text>'
+    if year:
+        out += f'<text x="{x:.1f}" y="{y + 15}" text-anchor="middle" font-size="11" fill="{TEXT}">{escape(year)}</text>'
+    return out
