@@ -206,7 +206,12 @@ def _view_person(d: dict) -> list[str]:
 
 
 def _view_household(d: dict) -> list[str]:
-    return [f"検索方法：{value_text(d['via'])}"] if "via" in d else []
+    lines = [f"検索方法：{value_text(d['via'])}"] if "via" in d else []
+    if d.get("page") == "print":
+        lines.append("印刷用の表示")
+    if "members" in d:
+        lines.append(f"世帯員 {value_text(d['members'])} 人")
+    return lines
 
 
 def _export(d: dict) -> list[str]:
@@ -364,7 +369,7 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "password_changed": (_password_changed, frozenset({"sessions_ended"})),
     "roles_changed": (_roles_changed, frozenset({"from", "to", "sessions_ended"})),
     "view_person": (_view_person, frozenset({"rows", "candidates"})),
-    "view_household": (_view_household, frozenset({"via"})),
+    "view_household": (_view_household, frozenset({"via", "page", "members"})),
     "export": (_export, frozenset({"rows", "run_id"})),
     "import": (_import, frozenset({"source", "file", "status", "rows_stored", "rows_quarantined", "batch"})),
     "rule_change": (_rule_change, frozenset({"note", "hash"})),
