@@ -228,7 +228,7 @@ def _member_programs(src: dict[str, pd.DataFrame], m: pd.Series, table, as_of: d
     out["jido_teate"] = "・".join(parts) or None
     jf = on("jido_fuyo_teate", "certified_on", "lost_on")
     out["jido_fuyo_teate"] = "・".join(dict.fromkeys(jf["payment_class"].dropna())) or ("受給" if len(jf) else None)
-    out["kodomo_iryo"] = "受給資格あり" if m["kodomo_iryo"] else None
+    out["kodomo_iryo"] = "資格あり" if m["kodomo_iryo"] else None
     if m["shugaku_enjo"]:
         se = src["shugaku_enjo"]
         se = se.loc[(se["pupil_id"] == m["pupil_id"]).to_numpy(dtype=bool, na_value=False)

@@ -50,7 +50,7 @@ def test_members_ages_grades_and_programs(city):
         ("世帯主", 38, None), ("長男", 10, "和泉市立第一小学校 小5")]
     head, son = page.members
     assert head.programs["jido_teate"] == "受給者（児童 1人）" and son.programs["jido_teate"] == "対象児童"
-    assert son.programs["kodomo_iryo"] == "受給資格あり" and head.programs["kodomo_iryo"] is None
+    assert son.programs["kodomo_iryo"] == "資格あり" and head.programs["kodomo_iryo"] is None
     assert head.programs["shiminzei"] == "2026年度 課税・合計所得 1,200,000円・ひとり親控除"
     assert page.viewed_by == "職員 full" and page.run_as_of == DAY
 
