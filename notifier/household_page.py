@@ -65,6 +65,8 @@ PROGRAMS = (
     ("hoiku", "保育", "hoiku", None),
     ("kenshin", "乳幼児健診", "boshi_kenshin", None),
     ("kajiso", "家庭児童相談", "kajiso", "welfare"),
+    ("shusseki", "出欠（直近の月）", "shusseki", None),
+    ("online_shinsei", "オンライン申請", "online_shinsei", None),
     ("shiminzei", "市民税", "shiminzei", "tax"),
 )
 WELFARE_CLASSES = {"welfare", "child-welfare"}
@@ -265,6 +267,21 @@ def _member_programs(src: dict[str, pd.DataFrame], m: pd.Series, table, as_of: d
     out["kenshin"] = "・".join(checks) or None
     kj = on("kajiso", "received_on", "closed_on")
     out["kajiso"] = "・".join(dict.fromkeys(kj["consult_kind"].dropna())) or None
+    out["shusseki"] = None
+    if pd.notna(m["pupil_id"]):
+        sk = src["shusseki"]
+        sk = sk.loc[(sk["pupil_id"] == m["pupil_id"]).to_numpy(dtype=bool, na_value=False)
+                    & (sk["month"] <= t).to_numpy(dtype=bool, na_value=False)].sort_values("month")
+        if len(sk):
+            last = sk.iloc[-1]
+            out["shusseki"] = f"{last['month']:%Y-%m} 欠席 {int(last['absent_days'])}日／授業 {int(last['school_days'])}日"
+    os_ = src["online_shinsei"]
+    os_ = os_.loc[(os_["atena_no"] == a).to_numpy(dtype=bool, na_value=False)].sort_values("applied_at")
+    out["online_shinsei"] = None
+    if len(os_):
+        last = os_.iloc[-1]
+        what = last["procedure_name"] if isinstance(last["procedure_name"], str) else last["procedure_code"]
+        out["online_shinsei"] = f"{len(os_)}件（最新：{what} {last['applied_at']:%Y-%m-%d}）"
     if m["has_tax_row"]:
         tax = [f"{int(m['tax_year'])}年度 {m['tax_class']}", f"合計所得 {int(m['total_income']):,}円"]
         if m["hitorioya_deduction"]:

@@ -160,7 +160,10 @@ def test_a_generated_household_matches_the_truth(app, small_city):
     plain = links[(links["case"] == "current")].merge(roster, left_on="児童生徒番号", right_on="pupil_id")
     plain = plain[plain["grade"].between(1, 9)].merge(current, left_on="宛名番号", right_on="atena_no")
     sizes = current.groupby("setai_no").size()
-    pick = plain[plain["setai_no"].map(sizes) >= 3].iloc[0]
+    day = pd.Timestamp(DAY)
+    ki = pd.read_parquet(truth / "clean" / "kodomo_iryo.parquet")
+    ki = ki[(ki["start_on"] <= day) & (ki["end_on"].isna() | (ki["end_on"] > day))]
+    pick = plain[(plain["setai_no"].map(sizes) >= 3) & plain["宛名番号"].isin(ki["atena_no"])].iloc[0]
     s = app.extensions["db_sessionmaker"]()
     user = staff(s, "truth")
     page = hp.build_page(s, pick["setai_no"], user=user, as_of=DAY)
@@ -170,6 +173,13 @@ def test_a_generated_household_matches_the_truth(app, small_city):
     pupil = next(m for m in page.members if m.atena_no == pick["宛名番号"])
     assert pupil.school == f"{pick['school_name']} {GRADE_LABELS[int(pick['grade'])]}"
     assert {m.name for m in page.members} == set(want["name"])
+    assert pupil.programs["kodomo_iryo"] == "資格あり"
+    assert {m.atena_no for m in page.members if m.programs["kodomo_iryo"]} == set(ki["atena_no"]) & set(ages)
+    jt = pd.read_parquet(truth / "clean" / "jido_teate.parquet")
+    jt = jt[(jt["certified_on"] <= day) & (jt["ended_on"].isna() | (jt["ended_on"] > day))]
+    assert pupil.programs["jido_teate"] is not None or pupil.atena_no not in set(jt["child_atena_no"])
+    assert {m.atena_no for m in page.members if m.programs["jido_teate"]} == \
+        (set(jt["atena_no"]) | set(jt["child_atena_no"])) & set(ages)
     s.close()
 
 

@@ -50,6 +50,9 @@ DATA = {
     "kaigo_service": [{"宛名番号": "0000091", "サービス種類": "訪問介護", "サービス提供年月": "2026-10"}],
     "shogai_techo": [{"宛名番号": "0000092", "手帳種別": "身体", "等級": "3級", "交付日": "2019-05-01"}],
     "boshi_kenshin": [{"宛名番号": "0000098", "健診種別": "4か月児", "対象年月": "2026-02"}],
+    "shusseki": [{"児童生徒番号": "80095", "年月": "2026-10", "授業日数": "21", "欠席日数": "6"}],
+    "online_shinsei": [{"申請ID": "A-1", "申請者宛名番号": "0000093", "手続きコード": "kodomo_iryo",
+                        "手続き名": "こども医療費助成の申請", "申請日時": "2026-10-20 10:00"}],
 }
 
 
@@ -96,6 +99,8 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
     assert page.locator("tr[data-member]").count() == 8
     assert "和泉市立第一小学校 小3" in page.locator('tr[data-member="0000096"]').inner_text()
     assert "要介護2" in page.locator('tr[data-program="kaigo"]').inner_text()
+    assert "2026-10 欠席 6日／授業 21日" in page.locator('tr[data-program="shusseki"]').inner_text()
+    assert "1件（最新：こども医療費助成の申請 2026-10-20）" in page.locator('tr[data-program="online_shinsei"]').inner_text()
     assert page.locator('tr[data-program="seikatsu_hogo"]').inner_text().strip().endswith(hp.HIDDEN_TEXT)
     assert "合計所得 2,400,000円" in page.locator('tr[data-program="shiminzei"]').inner_text()
     assert "表示・印刷：調整 次郎" in page.locator(".printed-by").first.inner_text()
@@ -104,6 +109,8 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
     assert page.locator("[data-notices]").inner_text().startswith("2 件（送信済み 2 件）")
     page.screenshot(path=str(screenshot_dir / "household.png"), full_page=True)
 
+    screen_pdf = page.pdf(format="A4")           # 「印刷」 on the page itself prints the same one page
+    assert screen_pdf.count(b"/Type /Page") - screen_pdf.count(b"/Type /Pages") == 1
     page.get_by_role("link", name="印刷用の表示").click()
     page.wait_for_url(re.compile(r"\?print=1$"))
     page.emulate_media(media="print")
