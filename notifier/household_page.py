@@ -294,7 +294,7 @@ def _member_programs(src: dict[str, pd.DataFrame], m: pd.Series, table, as_of: d
     return out
 
 
-def _age(v) -> int | None:
+def _int(v) -> int | None:
     return None if pd.isna(v) else int(v)
 
 
@@ -327,11 +327,12 @@ def build_page(session: Session, setai_no: str, *, user, as_of: date | None = No
             school = f"{m['school_name']} {GRADE_LABELS[int(m['grade'])]}"
         views.append(MemberView(
             atena_no=m["atena_no"], name=person["name"], name_kana=person["name_kana"],
-            relation=m["relation"], sex=SEX_LABELS.get(_age(m["sex"]), "不明"),
-            birth_date=_date(m["birth_date"]), age=_age(m["age"]), school=school, programs=programs))
+            relation=m["relation"], sex=SEX_LABELS.get(_int(m["sex"]), "不明"),
+            birth_date=_date(m["birth_date"]), age=_int(m["age"]), school=school, programs=programs))
     views.sort(key=lambda v: (v.relation != "世帯主", v.birth_date or date.max, v.atena_no))
-    head = jumin.loc[members["atena_no"]]
-    address = next((a for a in head["address"].tolist() if isinstance(a, str) and a), None)
+    # The address as the registry writes it, the head's first (members share it in the registry).
+    addresses = jumin.loc[[v.atena_no for v in views], "address"].tolist()
+    address = next((a for a in addresses if isinstance(a, str) and a), None)
 
     hidden_classes = ({"tax"} if not sees_tax else set()) | (WELFARE_CLASSES if not sees_welfare else set())
     run = latest_run(session)

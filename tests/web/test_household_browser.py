@@ -108,6 +108,9 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
     assert page.locator(f'[data-case="{case.id}"] a').get_attribute("href") == f"/outreach/cases/{case.id}"
     assert page.locator("[data-notices]").inner_text().startswith("2 件（送信済み 2 件）")
     page.screenshot(path=str(screenshot_dir / "household.png"), full_page=True)
+    page.evaluate("() => { window.printed = 0; window.print = () => { window.printed += 1; }; }")
+    page.get_by_role("button", name="印刷").click()
+    assert page.evaluate("window.printed") == 1
 
     screen_pdf = page.pdf(format="A4")           # 「印刷」 on the page itself prints the same one page
     assert screen_pdf.count(b"/Type /Page") - screen_pdf.count(b"/Type /Pages") == 1
