@@ -178,6 +178,15 @@ class HouseholdPage:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def unused(self) -> list[str]:
+        """Labels of the shown programs no member uses (the print lists them on one line)."""
+        return [label for key, label, shown in self.programs
+                if shown and all(m.programs[key] is None for m in self.members)]
+
+    def is_unused(self, key: str) -> bool:
+        return all(m.programs[key] is None for m in self.members)
+
+    @property
     def notices_sent(self) -> int:
         return sum(1 for n in self.notices if n["sent_on"] is not None)
 

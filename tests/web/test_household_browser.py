@@ -81,6 +81,15 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
                         school_code="J01", school_name="和泉市立第一中学校", legal_basis=OUTREACH_LEGAL_BASIS,
                         as_of=date(2026, 11, 29), assigned_org="和泉市立第一中学校")
     s.add(case)
+    for i, rule_id in enumerate(("kodomo_iryo", "jido_teate", "kenshin_mijushin")):   # a busy household
+        v = s.scalars(select(RuleVersion).where(RuleVersion.rule_id == rule_id, RuleVersion.status == "active")).one()
+        n = Notice(setai_no="700009", rule_id=rule_id, rule_version_id=v.id, as_of=date(2026, 9, 1 + i),
+                   first_sent_at=sent - timedelta(days=60))
+        s.add(n)
+        s.flush()
+        s.add(OutreachCase(open_key=f"700009|{rule_id}", setai_no="700009", rule_id=rule_id, rule_version_id=v.id,
+                           notice_id=n.id, route="health_nurse", legal_basis=OUTREACH_LEGAL_BASIS,
+                           as_of=date(2026, 10, 1), assigned_org="和泉市こども未来室（保健師）"))
     s.commit()
     coordinator = create_staff(s, "coord", ["coordinator"], display_name="調整 次郎", tax_permission=True)
 
@@ -106,7 +115,8 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
     assert "表示・印刷：調整 次郎" in page.locator(".printed-by").first.inner_text()
     assert page.locator('[data-rule="shugaku_enjo"]').count() == 1
     assert page.locator(f'[data-case="{case.id}"] a').get_attribute("href") == f"/outreach/cases/{case.id}"
-    assert page.locator("[data-notices]").inner_text().startswith("2 件（送信済み 2 件）")
+    assert page.locator("[data-notices]").inner_text().startswith("5 件（送信済み 5 件）")
+    assert page.locator("[data-case]").count() == 4
     page.screenshot(path=str(screenshot_dir / "household.png"), full_page=True)
     page.evaluate("() => { window.printed = 0; window.print = () => { window.printed += 1; }; }")
     page.get_by_role("button", name="印刷").click()
@@ -119,6 +129,8 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
     page.emulate_media(media="print")
     page.set_viewport_size({"width": 718, "height": 1054})     # A4 less the @page margins, at 96 dpi
     page.screenshot(path=str(screenshot_dir / "household_print.png"), full_page=True)
+    assert page.locator('tr[data-program="shogai_service"]').is_hidden()          # unused: one line in print
+    assert "障害福祉サービス" in page.locator(".unused-summary").inner_text()
     pdf = page.pdf(format="A4")
     (screenshot_dir / "household.pdf").write_bytes(pdf)
     assert pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 1
