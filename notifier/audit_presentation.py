@@ -20,6 +20,9 @@ ACTOR_LABELS = {
 }
 
 TARGET_LABELS = {
+    "outreach_case": "見守りケース No.",
+    "worklist": "見守りケースの一覧",
+    "priority_scheme": "優先度の点数表 第",
     "delivery": "お知らせの送信",
     "template": "お知らせの文面",
     "eligibility_run": "該当判定",
@@ -166,6 +169,12 @@ def target_text(target_type: str | None, target_id: str | None, names: Names) ->
         return f"宛名番号 {tid}"
     if target_type in ("eligibility_export", "link_export", "consent_import", "funnel_export"):
         return f"{TARGET_LABELS[target_type]}（{tid}）"
+    if target_type == "outreach_case":
+        return f"見守りケース No.{tid}"
+    if target_type == "priority_scheme":
+        return f"優先度の点数表 第{tid}版"
+    if target_type == "worklist":
+        return "見守りケースの一覧"
     return f"{TARGET_LABELS.get(target_type, target_type)} {tid}".strip()
 
 
@@ -206,7 +215,12 @@ def _view_person(d: dict) -> list[str]:
 
 
 def _view_household(d: dict) -> list[str]:
-    return [f"検索方法：{value_text(d['via'])}"] if "via" in d else []
+    lines = [f"検索方法：{value_text(d['via'])}"] if "via" in d else []
+    if d.get("page") == "print":
+        lines.append("印刷用の表示")
+    if "members" in d:
+        lines.append(f"世帯員 {value_text(d['members'])} 人")
+    return lines
 
 
 def _export(d: dict) -> list[str]:
@@ -274,11 +288,43 @@ def _notice_dispatch(d: dict) -> list[str]:
     return lines
 
 
+CASE_CHANGES = {"opened": "ケースの開始", "assigned": "担当機関の割り当て", "contact": "連絡の記録",
+                "outcome": "結果の記録", "closed": "ケースの終了"}
+
+
 def _case_change(d: dict) -> list[str]:
     if "cases_opened" in d:
         return [f"応答あり {d.get('responded', 0)} 件、リマインド {d.get('reminders', 0)} 件、"
                 f"見守りケースの作成 {d.get('cases_opened', 0)} 件、終了 {d.get('cases_closed', 0)} 件"]
-    return []
+    from notifier.contract import CONTACT_KINDS
+    lines = [CASE_CHANGES.get(d.get("change"), value_text(d.get("change")))] if "change" in d else []
+    if d.get("organisation"):
+        lines.append(f"担当機関：{d['organisation']}")
+    if d.get("contact_kind"):
+        lines.append(f"方法：{CONTACT_KINDS.get(d['contact_kind'], d['contact_kind'])}")
+    if d.get("result"):
+        lines.append(f"結果：{d['result']}")
+    if d.get("outcome"):
+        lines.append(f"結果：{d['outcome']}")
+    return lines
+
+
+def _view_worklist(d: dict) -> list[str]:
+    lines = [f"表示 {value_text(d.get('rows', 0))} 件（条件に当てはまるのは {value_text(d.get('total', 0))} 件）"]
+    if d.get("filters"):
+        lines.append("絞り込み：" + "、".join(f"{FILTER_LABELS.get(k, k)} {v}" for k, v in d["filters"].items()))
+    return lines
+
+
+FILTER_LABELS = {"rule": "ルール", "route": "経路", "school": "学校", "area": "地区", "status": "状況", "wait": "待ち日数",
+                 "org": "担当機関", "sort": "並べ替え"}
+
+
+def _priority_change(d: dict) -> list[str]:
+    from notifier.outreach.priority import DEFAULT_SCHEME
+    names = "、".join(DEFAULT_SCHEME.get(k, {}).get("label", k) for k in d.get("signals") or []) or "なし"
+    return [f"第{value_text(d.get('from_version', 0))}版から変更：{names}",
+            f"対応中のケース {value_text(d.get('rescored', 0))} 件の点数を計算し直しました"]
 
 
 def _consent_change(d: dict) -> list[str]:
@@ -364,7 +410,7 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "password_changed": (_password_changed, frozenset({"sessions_ended"})),
     "roles_changed": (_roles_changed, frozenset({"from", "to", "sessions_ended"})),
     "view_person": (_view_person, frozenset({"rows", "candidates"})),
-    "view_household": (_view_household, frozenset({"via"})),
+    "view_household": (_view_household, frozenset({"via", "page", "members"})),
     "export": (_export, frozenset({"rows", "run_id"})),
     "import": (_import, frozenset({"source", "file", "status", "rows_stored", "rows_quarantined", "batch"})),
     "rule_change": (_rule_change, frozenset({"note", "hash"})),
@@ -379,7 +425,11 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
                                                    "setai_no", "cause", "events", "skipped", "account"})),
     "line_link": (_line_link, frozenset({"result", "channel", "reason", "account", "linked_account"})),
     "link_decision": (_link_decision, frozenset({"decision", "atena_no", "changed_from", "reason"})),
-    "case_change": (_case_change, frozenset({"responded", "reminders", "cases_opened", "cases_closed"})),
+    "case_change": (_case_change, frozenset({"responded", "reminders", "cases_opened", "cases_closed", "change",
+                                             "organisation", "contact_kind", "result", "outcome"})),
+    "view_case": (_none, frozenset()),
+    "view_worklist": (_view_worklist, frozenset({"rows", "total", "filters"})),
+    "priority_change": (_priority_change, frozenset({"from_version", "signals", "rescored"})),
     "delivery_change": (_delivery_change, frozenset({"change", "from", "to", "kind"})),
     "access_denied": (_access_denied, frozenset({"path"})),
 }

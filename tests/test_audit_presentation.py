@@ -69,6 +69,11 @@ RECORDED = [
     ("delivery_change", "delivery", "12", {"change": "resolve", "from": "unknown", "to": "sent"}),
     ("delivery_change", "outbox_alert", "1", {"change": "clear_alert", "kind": "quota"}),
     ("access_denied", None, None, {"path": "/audit/"}),
+    ("case_change", "outreach_case", "7", {"change": "assigned", "organisation": "和泉市立第一小学校"}),
+    ("case_change", "outreach_case", "7", {"change": "contact", "contact_kind": "visit", "result": "会えた・話せた"}),
+    ("view_case", "outreach_case", "7", None),
+    ("view_worklist", "worklist", None, {"filters": {"route": "csw"}, "rows": 3, "total": 3}),
+    ("priority_change", "priority_scheme", "2", {"from_version": 1, "signals": ["attendance"], "rescored": 40}),
 ]
 
 

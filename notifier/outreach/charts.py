@@ -32,7 +32,7 @@ def funnel_svg(stages: list[tuple[str, int]], *, title: str, width: int = 640) -
             f'{count:,}{share}</text>')
     alt = "、".join(f"{label} {count:,}" for label, count in stages)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="max-width:{width}px" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
+            f'class="chart" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
             f'<title>{escape(title)}</title>{"".join(rows)}</svg>')
 
 
@@ -55,7 +55,7 @@ def columns_svg(points: list[tuple[str, int]], *, title: str, width: int = 640) 
             + _axis_label(label, i, x + bar_w / 2, height - bottom + 16))
     alt = "、".join(f"{label} {count:,}" for label, count in points)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="max-width:{width}px" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
+            f'class="chart" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
             f'<title>{escape(title)}</title>'
             f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#767676"/>'
             f'{"".join(rows)}</svg>')

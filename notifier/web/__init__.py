@@ -124,6 +124,7 @@ NAV = [
     ("data.imports", "データ取込", ("coordinator",)),
     ("data.review_queue", "名寄せの確認", ("coordinator",)),
     ("consents.index", "同意の管理", ("coordinator",)),
+    ("households.search", "世帯の検索", ("coordinator",)),
     ("rules.index", "ルール", ("rule_author", "rule_approver")),
     ("rules.approvals", "承認待ち", ("rule_approver",)),
     ("messages.templates_index", "お知らせ文面", ("rule_author", "rule_approver")),
@@ -251,6 +252,7 @@ def init_app(app: Flask) -> None:
         consent_views,
         data_views,
         export_views,
+        household_views,
         liff_views,
         main_views,
         ops_views,
@@ -265,6 +267,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(consent_views.bp)
     app.register_blueprint(data_views.bp)
+    app.register_blueprint(household_views.bp)
     app.register_blueprint(rules_views.bp)
     app.register_blueprint(ops_views.bp)
     app.register_blueprint(sending_views.bp)

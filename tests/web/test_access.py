@@ -13,6 +13,7 @@ PROTECTED = {
     "/imports/": ("coordinator", "admin", "rule_author"),
     "/linkage/review": ("coordinator", "admin", "caseworker"),
     "/consents/": ("coordinator", "admin", "auditor"),
+    "/households/": ("coordinator", "admin", "caseworker"),
 }
 
 
