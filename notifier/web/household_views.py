@@ -67,5 +67,6 @@ def show(token: str):
         s.rollback()
         return _search_page(error=service.NOT_FOUND_TEXT, status=404)
     s.commit()
+    from notifier.contract import OUTREACH_ROUTES
     return render_template("households/show.html", page=page, token=token, printed=printed,
-                           hidden_text=service.HIDDEN_TEXT)
+                           hidden_text=service.HIDDEN_TEXT, outreach_routes=OUTREACH_ROUTES)

@@ -45,7 +45,12 @@ def case(case_id: int):
     except cases.CaseNotFound:
         abort(404)
     s.commit()
+    household = None
+    if cases.sees_all(g.user):
+        from notifier.web.household_views import household_url
+        household = household_url(content.case.setai_no)
     return render_template("outreach/case.html", p=content, c=content.case, outcomes=CASE_OUTCOMES,
+                           household=household,
                            contact_kinds=CONTACT_KINDS, contact_results=CONTACT_RESULTS,
                            organisations=cases.organisations(s) if cases.sees_all(g.user) else [],
                            coordinator=cases.sees_all(g.user), today=clock.today_jst())

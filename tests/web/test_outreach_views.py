@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from notifier import clock
 from notifier.models import AuditEvent, OutreachCase
+from notifier.outreach import cases
 from tests.factories import csrf_token, sign_in
 from tests.outreach.casework import user
 
@@ -159,3 +160,27 @@ def test_the_worklist_and_a_case_answer_in_300_ms_with_5000_open_cases(casework)
             assert c.get(path).status_code == 200
             times.append(time.perf_counter() - t0)
         assert sorted(times)[2] < 0.3, (path, times)
+
+
+def test_a_coordinator_opens_a_case_from_the_household_page(casework):
+    """The household page's form opens a case by hand (POST, the 世帯番号 only in the form body); the
+    case page links back to the household; a second case for the same pair is refused."""
+    app, ids, users = casework
+    c = _signed_in(app, users["coordinator"])
+    with app.extensions["db_sessionmaker"]() as s:
+        cases.close_case(s, ids["91002"], "テストのため", viewer=user(s, users["coordinator"]), actor="test")
+        s.commit()
+    page = c.get(f"/outreach/cases/{ids['91001']}").get_data(as_text=True)
+    assert "世帯の情報" in page
+    token = csrf_token(c, "/outreach/")
+    form = {"csrf_token": token, "setai_no": "91002", "rule_id": "shugaku_enjo", "route": "csw", "note": "学校から相談",
+            "back": "/outreach/"}
+    r = c.post("/outreach/cases/new", data=form)
+    assert r.status_code == 302 and "/outreach/cases/" in r.headers["Location"]
+    assert "91002" not in r.headers["Location"]
+    again = c.post("/outreach/cases/new", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "すでにあります" in again
+    with app.extensions["db_sessionmaker"]() as s:
+        opened = s.scalars(select(OutreachCase).where(OutreachCase.setai_no == "91002",
+                                                      OutreachCase.status == "open")).one()
+        assert opened.route == "csw" and opened.school_name == "和泉市立第二小学校"
