@@ -133,3 +133,17 @@ def choices(session: Session, viewer) -> dict:
     orgs = sorted(set(session.scalars(select(OutreachCase.assigned_org)
                                       .where(vis, OutreachCase.assigned_org.is_not(None)).distinct())))
     return {"rules": rules, "schools": [(c, n) for c, n in schools], "organisations": orgs}
+
+
+AGE_BANDS = ((0, 7, "7日未満"), (7, 14, "7〜13日"), (14, 30, "14〜29日"), (30, None, "30日以上"))
+
+
+def open_case_ages(session: Session, today: date) -> list[tuple[str, int]]:
+    """Open cases by how long they have waited since they opened (for the operations panel)."""
+    out = []
+    for lo, hi, label in AGE_BANDS:
+        cond = [OutreachCase.status == "open", OutreachCase.as_of <= today - timedelta(days=lo)]
+        if hi is not None:
+            cond.append(OutreachCase.as_of > today - timedelta(days=hi))
+        out.append((label, session.scalar(select(func.count()).select_from(OutreachCase).where(*cond)) or 0))
+    return out

@@ -9,7 +9,9 @@ from notifier.ingest import history
 from notifier.ingest.status import source_statuses
 from notifier.jobs import status
 from notifier.jobs.daily import STATUS_LABELS, STEP_LABELS, count_text
+from notifier.linkage import review
 from notifier.outbox import admin
+from notifier.outreach import worklist
 from notifier.web import require_roles
 
 bp = Blueprint("ops", __name__, url_prefix="/ops")
@@ -25,4 +27,8 @@ def index():
                            invocations=status.recent_invocations(s), step_labels=STEP_LABELS,
                            status_labels=STATUS_LABELS, count_text=count_text, rejected=rejected,
                            problems=[st for st in statuses.values() if not st.usable],
-                           sending=admin.status_counts(s), alerts=admin.open_alerts(s))
+                           sending=admin.status_counts(s), alerts=admin.open_alerts(s),
+                           quota=admin.quota_use(s, current_app.config.get("LINE_MONTHLY_LIMIT")),
+                           quarantined=[r for r in history.recent_runs(s, 50) if r.rows_quarantined][:10],
+                           review=review.counts(s).get("review", 0),
+                           case_ages=worklist.open_case_ages(s, clock.today_jst()))

@@ -33,3 +33,24 @@ def test_it_shows_the_runs_the_heartbeat_and_the_data_problems(app, client, db_s
     c2 = app.test_client()
     sign_in(c2, db_session, other)
     assert c2.get("/ops/").status_code == 403
+
+
+def test_it_shows_open_cases_by_age_and_the_review_queue(casework):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from notifier import clock
+    from notifier.models import OutreachCase
+    from tests.factories import sign_in
+    from tests.outreach.casework import user
+    app, ids, users = casework
+    with app.extensions["db_sessionmaker"]() as s:
+        s.execute(update(OutreachCase).where(OutreachCase.id == ids["91003"])
+                  .values(as_of=clock.today_jst() - timedelta(days=40)))
+        s.commit()
+        client = app.test_client()
+        sign_in(client, s, user(s, users["coordinator"]))
+    page = client.get("/ops/").get_data(as_text=True)
+    assert 'data-age="0">2<' in page and 'data-age="3">1<' in page
+    assert 'data-review="0"' in page

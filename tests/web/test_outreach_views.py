@@ -184,3 +184,22 @@ def test_a_coordinator_opens_a_case_from_the_household_page(casework):
         opened = s.scalars(select(OutreachCase).where(OutreachCase.setai_no == "91002",
                                                       OutreachCase.status == "open")).one()
         assert opened.route == "csw" and opened.school_name == "和泉市立第二小学校"
+
+
+def test_reasons_from_child_welfare_data_need_the_child_welfare_permission(casework):
+    app, ids, users = casework
+    cid = ids["91001"]
+    reasons = [{"criterion": "kajiso_open", "key": "k", "label": "家庭児童相談", "negated": False, "path": "p",
+                "note": None, "params": {}, "sensitivity": ["child-welfare"], "values": {}}]
+    with app.extensions["db_sessionmaker"]() as s:
+        s.execute(update(OutreachCase).where(OutreachCase.id == cid).values(reasons=json.dumps(reasons)))
+        u = user(s, users["coordinator"])
+        u.tax_permission = True
+        s.commit()
+    assert 'data-hidden-reasons="1"' in _signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(
+        as_text=True)
+    with app.extensions["db_sessionmaker"]() as s:
+        user(s, users["coordinator"]).child_welfare_permission = True
+        s.commit()
+    page = _signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(as_text=True)
+    assert "data-hidden-reasons" not in page
