@@ -1,6 +1,6 @@
 """Run the WSGI app under gunicorn from the command line (`notifier serve`), and the access logs.
 
-Access logs never keep personal numbers or tokens: query strings (`/consents/?by=setai&q=<世帯番号>`,
+Access logs never keep personal numbers or tokens: query strings (an old bookmark such as `/consents/?by=setai&q=<世帯番号>`,
 `?aid=…`) are left out, the Referer is not logged, and in the path every run of 4+ digits (宛名番号,
 世帯番号, 児童生徒番号) and every long token-like segment is replaced by `*`. The same redaction serves
 gunicorn (RedactingLogger; `gunicorn -c python:notifier.gunicorn_config wsgi:app` uses it too) and the

@@ -121,15 +121,17 @@ def _render(setai_no: str | None, *, number: str = "", kind: str = "atena", sear
         scope_choices=SCOPE_CHOICES, channel_choices=CHANNEL_CHOICES), status
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @require_roles("coordinator")
 def index():
-    number = _digits(request.args.get("q"))
-    kind = request.args.get("by") if request.args.get("by") in SEARCH_KINDS else "atena"
+    """The search (a POST, so no resident number is ever in a URL), answered by a redirect to the
+    household's opaque address (outreach.household.household_token)."""
+    if request.method == "GET":
+        return _render(None)
+    number = _digits(request.form.get("q"))
+    kind = request.form.get("by") if request.form.get("by") in SEARCH_KINDS else "atena"
     if not number:
-        if "q" in request.args:
-            return _render(None, kind=kind, search_error=f"{SEARCH_KINDS[kind]}を入力してください。", status=400)
-        return _render(None, kind=kind)
+        return _render(None, kind=kind, search_error=f"{SEARCH_KINDS[kind]}を入力してください。", status=400)
     if not number.isdigit():
         return _render(None, number=number, kind=kind,
                        search_error=f"{SEARCH_KINDS[kind]}は数字で入力してください。", status=400)
@@ -138,11 +140,31 @@ def index():
         return _render(None, number=number, kind=kind,
                        search_error=f"この{SEARCH_KINDS[kind]}の住民記録は見つかりませんでした。番号と種類をご確認ください。",
                        status=404)
-    return _render(setai_no, number=number, kind=kind, via=SEARCH_KINDS[kind])
+    return redirect(url_for("consents.household", token=_token(setai_no), via=kind), code=303)
+
+
+def _token(setai_no: str) -> str:
+    from flask import current_app
+
+    from notifier.outreach.household import household_token
+    return household_token(current_app.secret_key, setai_no)
+
+
+@bp.route("/h/<token>")
+@require_roles("coordinator")
+def household(token: str):
+    from flask import current_app
+
+    from notifier.outreach.household import setai_from_token
+    setai_no = setai_from_token(current_app.secret_key, token)
+    if setai_no is None or not household_members(db.session(), setai_no):
+        abort(404)
+    kind = request.args.get("via") if request.args.get("via") in SEARCH_KINDS else "setai"
+    return _render(setai_no, kind=kind, via=SEARCH_KINDS[kind])
 
 
 def _household_url(setai_no: str, anchor: str | None = None) -> str:
-    return url_for("consents.index", by="setai", q=setai_no, _anchor=anchor)
+    return url_for("consents.household", token=_token(setai_no), _anchor=anchor)
 
 
 def _posted_household() -> tuple[str, list[str]]:

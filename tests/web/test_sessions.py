@@ -13,10 +13,13 @@ from notifier import clock
 from notifier.auth import service
 from notifier.auth.sessions import token_hash
 from notifier.models import AuditEvent, WebSession
+from notifier.outreach.household import household_token
+from tests.conftest import TEST_SECRET
 from tests.factories import PASSWORD, create_staff, csrf_token, import_sources, next_totp_code, sign_in
 
 COOKIE = "notifier_session"
-SEARCH = "/consents/?by=setai&q=0000100001"
+# A household's consent page (its address is opaque: no resident number in the URL).
+SEARCH = "/consents/h/" + household_token(TEST_SECRET, "0000100001")
 
 
 def cookie(client) -> str | None:
