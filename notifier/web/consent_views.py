@@ -47,14 +47,20 @@ def _now_jst_text() -> str:
     return clock.now_jst().strftime("%Y-%m-%d %H:%M")
 
 
+EARLIEST_YEAR = 2000        # consents before this are a typing error (the service did not exist)
+
+
 def parse_jst(raw: str) -> datetime | None:
-    """A date-time typed in Japan time → naive UTC, or None when it cannot be read."""
+    """A date-time typed in Japan time → naive UTC, or None when it cannot be read or is before
+    EARLIEST_YEAR (the form's message says which form to use)."""
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", raw or "").strip())
     for fmt in DATETIME_FORMATS:
         try:
             local = datetime.strptime(text, fmt)
         except ValueError:
             continue
+        if local.year < EARLIEST_YEAR:
+            return None
         return local.replace(tzinfo=JST).astimezone(UTC).replace(tzinfo=None)
     return None
 
@@ -206,7 +212,8 @@ def record():
         errors["channel"] = "同意は本人から直接受け付けたもののみ記録できます。「窓口」または「CSW」を選んでください。"
     occurred = parse_jst(form["occurred_at"])
     if occurred is None:
-        errors["occurred_at"] = "日時は 2026-04-01 10:30 の形で入力してください（日本時間）。"
+        errors["occurred_at"] = (f"日時は 2026-04-01 10:30 の形で、{EARLIEST_YEAR}年以降の日時を入力してください"
+                                 "（日本時間）。")
     elif occurred > clock.now() + timedelta(minutes=5):
         errors["occurred_at"] = "未来の日時は入力できません。受け付けた日時を入力してください。"
     if len(form["reference"]) > REFERENCE_MAX:
@@ -256,7 +263,7 @@ def unlink():
     setai_no, members = _posted_household()
     s = db.session()
     account_id = request.form.get("account_id", type=int)
-    account = s.get(LineAccount, account_id) if account_id else None
+    account = s.get(LineAccount, account_id) if account_id and 0 < account_id < 2**31 else None
     if account is None or account.atena_no not in members:
         abort(404)
     reason = (request.form.get("reason") or "").strip()

@@ -166,6 +166,9 @@ def test_form_errors_are_shown_next_to_each_field(coordinator, db_session):
     for field in ("channel", "occurred_at", "reference"):
         assert f'id="e-{field}"' in html, field
     assert "「窓口」または「CSW」を選んでください" in html and "2026-04-01 10:30 の形" in html
+    for ancient in ("0001-01-01 00:00", "1999-12-31 23:59"):      # a message by the field, not the error page
+        old = record_form(coordinator, occurred_at=ancient).get_data(as_text=True)
+        assert 'id="e-occurred_at"' in old and "2000年以降" in old
     future = record_form(coordinator, occurred_at="2099-01-01 00:00")
     assert future.status_code == 400 and "未来の日時は入力できません" in future.get_data(as_text=True)
     other = record_form(coordinator, atena_no="0000201")  # not in this household
@@ -244,5 +247,9 @@ def test_an_account_of_another_household_cannot_be_unlinked_from_here(city, coor
         "csrf_token": csrf_token(coordinator, "/consents/"), "setai_no": "500002", "account_id": account.id,
         "reason": "誤り"})
     assert resp.status_code == 404
+    huge = coordinator.post("/consents/unlink", data={
+        "csrf_token": csrf_token(coordinator, "/consents/"), "setai_no": "500001", "account_id": "9" * 25,
+        "reason": "誤り"})
+    assert huge.status_code == 404
     db_session.expire_all()
     assert db_session.get(LineAccount, account.id).atena_no == "0000101"
