@@ -120,9 +120,8 @@ def import_consents(session: Session, path: Path) -> ConsentImportResult:
     # The state just before each event: the previous event of the file for that resident and scope, unless
     # the database holds a later one (the database's rows were recorded first, so they win ties).
     # (All of the history: one plain read beats an IN list of tens of thousands of 宛名番号.)
-    history = _frame(session.execute(select(ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
-                                            ConsentEvent.occurred_at, ConsentEvent.id)),
-                     ["atena_no", "scope", "action", "occurred_at", "id"])
+    from notifier.consent.service import load_events
+    history = load_events(session)
     history = history[history["atena_no"].isin(events["宛名番号"].unique())]
     latest = (history.sort_values(["occurred_at", "id"]).drop_duplicates(["atena_no", "scope"], keep="last")
               .set_index(["atena_no", "scope"]))

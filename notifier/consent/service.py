@@ -34,11 +34,24 @@ def publish_text(session: Session, scope: str, text: str) -> ConsentText:
     return row
 
 
+EVENT_COLUMNS = ["id", "atena_no", "scope", "action", "occurred_at"]
+
+
+def load_events(db, atena_nos=None, *, before=None) -> pd.DataFrame:
+    """The consent history as consent.state reads it (id, atena_no, scope, action, occurred_at): every
+    event, or those of `atena_nos`, or those that occurred before `before` (naive UTC). `db` is a
+    Session or a Connection."""
+    query = select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
+                   ConsentEvent.occurred_at)
+    if atena_nos is not None:
+        query = query.where(ConsentEvent.atena_no.in_(list(atena_nos)))
+    if before is not None:
+        query = query.where(ConsentEvent.occurred_at < before)
+    return pd.DataFrame(db.execute(query).all(), columns=EVENT_COLUMNS)
+
+
 def resident_state(session: Session, atena_no: str) -> dict[str, bool]:
-    rows = session.execute(select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope,
-                                  ConsentEvent.action, ConsentEvent.occurred_at)
-                           .where(ConsentEvent.atena_no == atena_no)).all()
-    state = person_state(pd.DataFrame(rows, columns=["id", "atena_no", "scope", "action", "occurred_at"]))
+    state = person_state(load_events(session, [atena_no]))
     if atena_no not in state.index:
         return {"notify": False, "tax": False}
     return {k: bool(v) for k, v in state.loc[atena_no].items()}

@@ -5,22 +5,19 @@ from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from notifier.consent.state import household_state, person_state
 from notifier.households import build_household_table
 from notifier.linkage.run import confirmed_links
-from notifier.models import ConsentEvent
 from notifier.residents import current_mask
 
 
 def household_consents(engine: Engine, residents: pd.DataFrame, as_of: date) -> pd.DataFrame:
     """setai_no, notify, tax for households whose current members hold the scopes."""
+    from notifier.consent.service import load_events
     with engine.connect() as conn:
-        rows = conn.execute(select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope,
-                                   ConsentEvent.action, ConsentEvent.occurred_at)).all()
-    persons = person_state(pd.DataFrame(rows, columns=["id", "atena_no", "scope", "action", "occurred_at"]))
+        persons = person_state(load_events(conn))
     return household_state(persons, residents[current_mask(residents, as_of)]).reset_index()
 
 

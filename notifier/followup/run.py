@@ -12,13 +12,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from notifier import audit, bulk, clock
+from notifier.consent.service import load_events
 from notifier.consent.state import household_state, person_state
 from notifier.contract import CASE_CONSENT_NOTE, OUTREACH_LEGAL_BASIS
 from notifier.eligibility.dao import active_pair
 from notifier.followup.decide import decide
 from notifier.models import (
     SOURCE_TABLES,
-    ConsentEvent,
     EligibilityMatch,
     Notice,
     OutreachCase,
@@ -63,10 +63,7 @@ def current_households(session: Session, day: date) -> pd.DataFrame:
 
 
 def _notify_households(session: Session, residents: pd.DataFrame) -> set:
-    events = pd.DataFrame(session.execute(select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope,
-                                                 ConsentEvent.action, ConsentEvent.occurred_at)).all(),
-                          columns=["id", "atena_no", "scope", "action", "occurred_at"])
-    state = household_state(person_state(events), residents)
+    state = household_state(person_state(load_events(session)), residents)
     return set(state.index[state["notify"]]) if len(state) else set()
 
 

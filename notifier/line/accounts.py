@@ -108,7 +108,6 @@ def notifiable_accounts(session: Session, as_of) -> pd.DataFrame:
     import pandas as pd
 
     from notifier.consent.state import person_state
-    from notifier.models import ConsentEvent
 
     jumin = SOURCE_TABLES["juminhyo"]
     accounts = pd.DataFrame(session.execute(
@@ -119,11 +118,8 @@ def notifiable_accounts(session: Session, as_of) -> pd.DataFrame:
         select(jumin.c.atena_no, jumin.c.setai_no)
         .where(jumin.c.atena_no.in_(accounts["atena_no"].tolist()), current_condition(jumin, as_of))).all(),
         columns=["atena_no", "setai_no"])
-    events = pd.DataFrame(session.execute(
-        select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
-               ConsentEvent.occurred_at).where(ConsentEvent.atena_no.in_(accounts["atena_no"].tolist()))).all(),
-        columns=["id", "atena_no", "scope", "action", "occurred_at"])
-    state = person_state(events)
+    from notifier.consent.service import load_events
+    state = person_state(load_events(session, accounts["atena_no"].tolist()))
     notify = state.index[state["notify"]] if len(state) else pd.Index([])
     out = accounts.merge(residents[["atena_no", "setai_no"]], on="atena_no")
     out = out[out["atena_no"].isin(notify)]

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from notifier.consent.state import household_state, person_state
 from notifier.models import (
-    ConsentEvent,
     Delivery,
     EligibilityMatch,
     EligibilityRun,
@@ -170,9 +169,8 @@ def consent_uptake(session: Session, *, as_of: date, months: int = 12) -> list[t
 
 def _consenting_households(session: Session, day: date) -> pd.Index:
     """Households with a current member holding `notify` on `day` (rules.md "Household consent")."""
-    events = pd.DataFrame(session.execute(
-        select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
-               ConsentEvent.occurred_at)).all(), columns=["id", "atena_no", "scope", "action", "occurred_at"])
+    from notifier.consent.service import load_events
+    events = load_events(session)
     if events.empty:
         return pd.Index([])
     events = events[pd.to_datetime(events["occurred_at"]) < pd.Timestamp(day) + pd.Timedelta(days=1)]
