@@ -7,7 +7,7 @@ from markupsafe import Markup
 from notifier import audit, clock, db
 from notifier.auth import service as accounts
 from notifier.eligibility.dao import rule_names
-from notifier.web import STATIC_DIR, bad_request, current_actor, params, public, require_roles
+from notifier.web import STATIC_DIR, current_actor, params, public, require_roles
 
 bp = Blueprint("main", __name__)
 
@@ -28,11 +28,7 @@ FUNNEL_ROLES = ("coordinator",)
 
 def _period():
     from notifier.outreach.funnel import Period
-    since, err_since = params.business_date(request.args.get("from"))
-    until, err_until = params.business_date(request.args.get("to"))
-    if err_since or err_until:
-        raise bad_request(err_since or err_until)
-    return Period(since, until)
+    return Period(*params.date_range(request.args))
 
 
 # Who sees the bulk-export alerts (outreach/export.py): those who oversee access (admins, auditors).

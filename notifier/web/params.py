@@ -43,3 +43,12 @@ def business_date(raw: str | None) -> tuple[dt.date | None, str | None]:
     if not DATE_MIN <= day <= DATE_MAX:
         return None, DATE_RANGE
     return day, None
+
+
+def date_range(args, since_key: str = "from", until_key: str = "to") -> tuple[dt.date | None, dt.date | None]:
+    """?from=…&to=… as two business dates (either may be absent); a 400 page when one is unusable."""
+    since, err_since = business_date(args.get(since_key))
+    until, err_until = business_date(args.get(until_key))
+    if err_since or err_until:
+        raise bad_request(err_since or err_until)
+    return since, until

@@ -21,11 +21,7 @@ def _filters() -> admin.Filters:
     rule_id = (request.args.get("rule") or "").strip() or None
     if rule_id is not None and (len(rule_id) > 64 or not rule_id.isascii()):
         raise bad_request("ルールの指定が正しくありません。")
-    date_from, err_from = params.business_date(request.args.get("from"))
-    date_to, err_to = params.business_date(request.args.get("to"))
-    if err_from or err_to:
-        raise bad_request(err_from or err_to)
-    return admin.Filters(rule_id, status, date_from, date_to)
+    return admin.Filters(rule_id, status, *params.date_range(request.args))
 
 
 @bp.route("/")
