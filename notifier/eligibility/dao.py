@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from notifier import audit, clock
+from notifier import audit, clock, versioning
 from notifier.eligibility.rules import Rule, RuleError, load_rules, rule_from_json
 from notifier.models import EligibilityMatch, EligibilityRun, RuleVersion
 
@@ -97,34 +97,16 @@ def add_version(session: Session, rule: Rule, *, actor, note: str | None = None)
 
 
 def approve(session: Session, version: RuleVersion, *, actor, system: bool = False) -> None:
-    """Activate a pending version; the previous active version is superseded.
-
-    A person cannot approve their own version (the two-person rule); `system` is the audited
-    exception used by `rules load --activate` at installation.
-    """
-    if version.status != "pending":
-        raise RuleApprovalError("承認待ちの版ではありません。")
-    label = audit.actor_label(actor)
-    if not system and version.created_by == label:
-        raise RuleApprovalError("自分が作成した版は承認できません。別の承認者に依頼してください。")
-    session.execute(update(RuleVersion).where(RuleVersion.rule_id == version.rule_id,
-                                              RuleVersion.status == "active")
-                    .values(status="superseded"))
-    version.status = "active"
-    version.decided_by = label
-    version.decided_at = clock.now()
-    audit.record(session, "rule_approve", actor=actor, target_type="rule",
-                 target_id=f"{version.rule_id}@v{version.version}", detail={"system": system})
+    """Activate a pending version; the previous active version is superseded. A person cannot approve
+    their own version (the two-person rule); `system` is the audited exception used by `load
+    --activate` at installation (notifier.versioning)."""
+    versioning.approve(session, version, key="rule_id", error=RuleApprovalError, action="rule_approve", target_type="rule",
+                       actor=actor, system=system)
 
 
 def reject(session: Session, version: RuleVersion, *, actor, note: str | None = None) -> None:
-    if version.status != "pending":
-        raise RuleApprovalError("承認待ちの版ではありません。")
-    version.status = "rejected"
-    version.decided_by = audit.actor_label(actor)
-    version.decided_at = clock.now()
-    audit.record(session, "rule_approve", actor=actor, target_type="rule",
-                 target_id=f"{version.rule_id}@v{version.version}", detail={"rejected": True, "note": note})
+    versioning.reject(session, version, key="rule_id", error=RuleApprovalError, action="rule_approve", target_type="rule",
+                      actor=actor, note=note)
 
 
 def load_directory(session: Session, directory: Path, *, actor, activate: bool, url_hosts) -> list[LoadOutcome]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from notifier import audit, clock
+from notifier import audit, clock, versioning
 from notifier.models import MessageTemplateVersion
 from notifier.outbox.templates import MessageTemplate, TemplateError, load_templates, template_from_json
 
@@ -75,31 +75,16 @@ def add_version(session: Session, template: MessageTemplate, *, actor,
 
 
 def approve(session: Session, version: MessageTemplateVersion, *, actor, system: bool = False) -> None:
-    """Activate a pending version (the previous active one is superseded); never by its author
-    unless `system` (the audited `templates load --activate`)."""
-    if version.status != "pending":
-        raise TemplateApprovalError("承認待ちの版ではありません。")
-    label = audit.actor_label(actor)
-    if not system and version.created_by == label:
-        raise TemplateApprovalError("自分が作成した版は承認できません。別の承認者に依頼してください。")
-    session.execute(update(MessageTemplateVersion).where(MessageTemplateVersion.template_id == version.template_id,
-                                                         MessageTemplateVersion.status == "active")
-                    .values(status="superseded"))
-    version.status = "active"
-    version.decided_by = label
-    version.decided_at = clock.now()
-    audit.record(session, "template_approve", actor=actor, target_type="template",
-                 target_id=f"{version.template_id}@v{version.version}", detail={"system": system})
+    """Activate a pending version; the previous active version is superseded. A person cannot approve
+    their own version (the two-person rule); `system` is the audited exception used by `load
+    --activate` at installation (notifier.versioning)."""
+    versioning.approve(session, version, key="template_id", error=TemplateApprovalError, action="template_approve", target_type="template",
+                       actor=actor, system=system)
 
 
 def reject(session: Session, version: MessageTemplateVersion, *, actor, note: str | None = None) -> None:
-    if version.status != "pending":
-        raise TemplateApprovalError("承認待ちの版ではありません。")
-    version.status = "rejected"
-    version.decided_by = audit.actor_label(actor)
-    version.decided_at = clock.now()
-    audit.record(session, "template_approve", actor=actor, target_type="template",
-                 target_id=f"{version.template_id}@v{version.version}", detail={"rejected": True, "note": note})
+    versioning.reject(session, version, key="template_id", error=TemplateApprovalError, action="template_approve", target_type="template",
+                      actor=actor, note=note)
 
 
 def load_directory(session: Session, directory: Path, *, actor, activate: bool) -> list[TemplateLoadOutcome]:
