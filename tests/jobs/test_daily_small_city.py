@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 JST = ZoneInfo("Asia/Tokyo")
 D = AS_OF                                     # the date the generator's exports and truth are for
 RULES = reference.RULE_IDS                    # the three rules of rules.md the truth covers
-ELIGIBLE, OTHERS = 50, 30                     # residents from matching / non-matching households
+ELIGIBLE, OTHERS = 90, 40                     # residents from matching / non-matching households
 APPLY_SHARE = 0.4
 PRESCHOOL = 6
 
