@@ -28,6 +28,7 @@ from sqlalchemy import select
 from notifier import audit
 from notifier.cli import register
 from notifier.config import REPO_ROOT
+from notifier.line import messages
 from notifier.linkage import review
 from notifier.models import LinkCandidate, OutreachCase, PupilLink
 from notifier.synth import AS_OF, reference
@@ -76,22 +77,25 @@ class Truth:
         m = self.matching(day)
         return {(r, h) for h, tax in consent.items() for r in RULES if h in m[(r, tax)]}
 
-    def routes(self, day: date, households: set[str]) -> dict[str, str]:
-        """school_ssw when a member is an enrolled pupil (linked to a roster row of 小1–中3), health_nurse
-        when the youngest member is under 6 and no member is a pupil, else csw."""
+    def routes(self, day: date, households: set[str]) -> dict[str, tuple[str, set]]:
+        """Household → (route, the schools it may go to): school_ssw and the school of the youngest
+        enrolled pupil when a member is one (linked to a roster row of 小1–中3), health_nurse when the
+        youngest member is under 6 and no member is a pupil, else csw."""
         people = self.residents(day)
         people = people[people["setai_no"].isin(households)]
         roster = self.clean["gakureibo"]
-        enrolled = set(self.links.merge(roster[roster["grade"].between(1, 9)], on="pupil_id")["atena_no"].dropna())
+        pupils = self.links.dropna(subset=["atena_no"]).merge(roster[roster["grade"].between(1, 9)], on="pupil_id")
         out = {}
         for h, members in people.groupby("setai_no"):
             ages = [reference.age(b.date(), day) for b in members["birth_date"] if pd.notna(b)]
-            if members["atena_no"].isin(enrolled).any():
-                out[h] = "school_ssw"
+            mine = pupils[pupils["atena_no"].isin(members["atena_no"])]
+            if len(mine):
+                youngest = mine[mine["grade"] == mine["grade"].min()]
+                out[h] = ("school_ssw", set(youngest["school_name"]))
             elif ages and min(ages) < PRESCHOOL:
-                out[h] = "health_nurse"
+                out[h] = ("health_nurse", {None})
             else:
-                out[h] = "csw"
+                out[h] = ("csw", {None})
         return out
 
 
@@ -230,8 +234,10 @@ def test_a_month_of_daily_runs_notifies_reminds_and_opens_cases_exactly_as_the_t
             assert sim.send_text(user, row.application_id)["webhook_status"] == 200
             assert sim.postback(user, "consent=notify,tax" if row.tax else "consent=notify",
                                 "お知らせを希望する")["webhook_status"] == 200
-        replies = [json.dumps(c.message, ensure_ascii=False) for c in sim.state.chat if c.sender == "bot"]
-        assert sum("同意" in r for r in replies) >= len(chosen), "every resident's consent was acknowledged"
+        for user, tax in zip(users, chosen["tax"], strict=True):       # each one linked and consented
+            said = [c.message.get("text") for c in sim.state.messages_for(user, sender="bot")]
+            assert messages.LINKED in said, said
+            assert (messages.CONSENT_RECORDED_TAX if tax else messages.CONSENT_RECORDED_NOTIFY) in said, said
 
         # 07:00, quiet hours: the day's run evaluates and queues the notices but sends none.
         traveller.move_to(at(D, 7))
@@ -246,6 +252,7 @@ def test_a_month_of_daily_runs_notifies_reminds_and_opens_cases_exactly_as_the_t
         withdrawn_household = sorted(h for _, h in expected)[0]
         withdrawn_user = next(u for u, h in users.items() if h == withdrawn_household)
         assert sim.send_text(withdrawn_user, "配信停止")["webhook_status"] == 200
+        assert sim.state.messages_for(withdrawn_user, sender="bot")[-1].message.get("text") == messages.WITHDRAWN
 
         # 10:00 the morning run sends: exactly the matching consented households, bar the one that withdrew.
         traveller.move_to(at(D, 10))
@@ -299,10 +306,12 @@ def test_a_month_of_daily_runs_notifies_reminds_and_opens_cases_exactly_as_the_t
         assert [k for k, _, _ in pushes(sim, users, seq3, tpl)] == []
         with app.extensions["db_engine"].connect() as conn:
             cases = conn.execute(select(OutreachCase.rule_id, OutreachCase.setai_no, OutreachCase.route,
-                                        OutreachCase.status)).all()
-        assert {(r, h) for r, h, _, _ in cases} == silent
-        assert all(status == "open" for *_, status in cases)
+                                        OutreachCase.school_name, OutreachCase.status)).all()
+        assert len(cases) == len(silent) and {(c.rule_id, c.setai_no) for c in cases} == silent
+        assert all(c.status == "open" for c in cases)
         routes = truth.routes(D + timedelta(days=31), {h for _, h in silent})
-        assert {(r, h): route for r, h, route, _ in cases} == {(r, h): routes[h] for r, h in silent}
-        assert len(set(routes.values())) >= 2, routes
+        assert {(c.rule_id, c.setai_no): c.route for c in cases} == {(r, h): routes[h][0] for r, h in silent}
+        wrong_school = [(c.setai_no, c.school_name) for c in cases if c.school_name not in routes[c.setai_no][1]]
+        assert not wrong_school, wrong_school
+        assert {route for route, _ in routes.values()} == {"school_ssw", "health_nurse", "csw"}, routes
         assert steps["followup"]["counts"]["cases_opened"] == len(silent)
