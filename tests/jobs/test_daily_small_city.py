@@ -194,7 +194,7 @@ def settle_review_queue(app, truth: Truth) -> int:
             elif atena in candidates:
                 review.decide(s, pupil_id, "confirm", atena, actor=audit.Actor(label="test"))
             else:
-                continue
+                pytest.fail(f"pupil {pupil_id}: the resident the truth names is not among the review candidates")
             n += 1
         s.commit()
     finally:
