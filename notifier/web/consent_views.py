@@ -8,15 +8,12 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import case, func, select
 
 from notifier import audit, clock, db
 from notifier.clock import JST
 from notifier.consent import service as consent
+from notifier.consent import staff
 from notifier.line import accounts
-from notifier.models import ConsentEvent, ConsentText, LineAccount
-from notifier.models.sources import SOURCE_TABLES
-from notifier.residents import current_condition
 from notifier.web import current_actor, require_roles
 
 bp = Blueprint("consents", __name__, url_prefix="/consents")
@@ -65,55 +62,13 @@ def parse_jst(raw: str) -> datetime | None:
     return None
 
 
-# --- reading -------------------------------------------------------------------------------------
-def find_household(session, number: str, kind: str) -> str | None:
-    t = SOURCE_TABLES["juminhyo"]
-    if kind == "setai":
-        return session.execute(select(t.c.setai_no).where(t.c.setai_no == number).limit(1)).scalar()
-    return consent.household_of(session, number)
-
-
-def household_members(session, setai_no: str) -> list[dict]:
-    """Current members (head of household first, then by birth date)."""
-    t = SOURCE_TABLES["juminhyo"]
-    rows = session.execute(
-        select(t.c.atena_no, t.c.name, t.c.name_kana, t.c.birth_date, t.c.relation)
-        .where(t.c.setai_no == setai_no, current_condition(t, clock.today_jst()))
-        .order_by(case((t.c.relation == "世帯主", 0), else_=1), t.c.birth_date, t.c.atena_no)).mappings().all()
-    return [dict(r) for r in rows]
-
-
-def household_view(session, setai_no: str) -> list[dict]:
-    """Members with their current consent state, full history and LINE accounts."""
-    members = household_members(session, setai_no)
-    atenas = [m["atena_no"] for m in members]
-    history: dict[str, list] = {a: [] for a in atenas}
-    events = session.execute(
-        select(ConsentEvent, ConsentText.version)
-        .outerjoin(ConsentText, ConsentEvent.text_id == ConsentText.id)
-        .where(ConsentEvent.atena_no.in_(atenas))
-        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())).all() if atenas else []
-    for event, version in events:
-        history[event.atena_no].append({"event": event, "text_version": version})
-    lines: dict[str, list] = {a: [] for a in atenas}
-    if atenas:
-        for account in session.scalars(select(LineAccount).where(LineAccount.atena_no.in_(atenas))
-                                       .order_by(LineAccount.id)):
-            lines[account.atena_no].append(account)
-    for m in members:
-        m["state"] = consent.resident_state(session, m["atena_no"])
-        m["history"] = history[m["atena_no"]]
-        m["line_accounts"] = lines[m["atena_no"]]
-    return members
-
-
 def _render(setai_no: str | None, *, number: str = "", kind: str = "atena", search_error: str | None = None,
             form: dict | None = None, errors: dict | None = None, unlink_form: dict | None = None,
             unlink_errors: dict | None = None, via: str | None = None, status: int = 200):
     s = db.session()
     members = []
     if setai_no:
-        members = household_view(s, setai_no)
+        members = staff.household_view(s, setai_no)
         audit.record(s, "view_household", actor=current_actor(), target_type="household", target_id=setai_no,
                      detail={"via": via or "世帯番号"})
         s.commit()
@@ -141,7 +96,7 @@ def index():
     if not number.isdigit():
         return _render(None, number=number, kind=kind,
                        search_error=f"{SEARCH_KINDS[kind]}は数字で入力してください。", status=400)
-    setai_no = find_household(db.session(), number, kind)
+    setai_no = staff.find_household(db.session(), number, kind)
     if setai_no is None:
         return _render(None, number=number, kind=kind,
                        search_error=f"この{SEARCH_KINDS[kind]}の住民記録は見つかりませんでした。番号と種類をご確認ください。",
@@ -163,7 +118,7 @@ def household(token: str):
 
     from notifier.outreach.household import setai_from_token
     setai_no = setai_from_token(current_app.secret_key, token)
-    if setai_no is None or not household_members(db.session(), setai_no):
+    if setai_no is None or not staff.household_members(db.session(), setai_no):
         abort(404)
     kind = request.args.get("via") if request.args.get("via") in SEARCH_KINDS else "setai"
     return _render(setai_no, kind=kind, via=SEARCH_KINDS[kind])
@@ -177,15 +132,10 @@ def _posted_household() -> tuple[str, list[str]]:
     setai_no = _digits(request.form.get("setai_no"))
     if not setai_no:
         abort(400)
-    members = [m["atena_no"] for m in household_members(db.session(), setai_no)]
+    members = [m["atena_no"] for m in staff.household_members(db.session(), setai_no)]
     if not members:
         abort(404)
     return setai_no, members
-
-
-def _latest_event_at(session, atena_no: str, scopes: list[str]) -> datetime | None:
-    return session.scalar(select(func.max(ConsentEvent.occurred_at))
-                          .where(ConsentEvent.atena_no == atena_no, ConsentEvent.scope.in_(scopes)))
 
 
 def _jst_text(ts: datetime) -> str:
@@ -226,7 +176,7 @@ def record():
         checked = SCOPE_CHOICES[form["scope"]][1]
         if form["action"] == "withdraw" and "notify" in checked:
             checked = ["notify", "tax"]  # withdrawing notify withdraws tax too
-        later = _latest_event_at(s, form["atena_no"], checked)
+        later = staff.latest_event_at(s, form["atena_no"], checked)
         if later is not None and later.replace(second=0, microsecond=0) <= occurred < later:
             occurred = later  # the same minute as typed: the order of recording decides
         if later is not None and occurred < later:
@@ -263,7 +213,7 @@ def unlink():
     setai_no, members = _posted_household()
     s = db.session()
     account_id = request.form.get("account_id", type=int)
-    account = s.get(LineAccount, account_id) if account_id and 0 < account_id < 2**31 else None
+    account = staff.account(s, account_id)
     if account is None or account.atena_no not in members:
         abort(404)
     reason = (request.form.get("reason") or "").strip()
