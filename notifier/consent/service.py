@@ -101,3 +101,14 @@ def record(session: Session, atena_no: str, *, grant: list[str] = (), withdraw: 
     session.flush()
     return rows
 
+
+def needs_grant(session: Session, atena: str, scope: str, state: dict) -> bool:
+    """Grant unless already held under the current wording (a re-submitted page adds no rows;
+    ticking again after the text changed records agreement to the new version)."""
+    if not state[scope]:
+        return True
+    latest_version = session.scalar(
+        select(ConsentText.version).join(ConsentEvent, ConsentEvent.text_id == ConsentText.id)
+        .where(ConsentEvent.atena_no == atena, ConsentEvent.scope == scope, ConsentEvent.action == "grant")
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc()).limit(1))
+    return latest_version != current_text(session, scope).version

@@ -32,6 +32,10 @@ def looks_like_application_id(raw: str) -> bool:
     return bool(_ID_SHAPE.match(normalise_application_id(raw)))
 
 
+def find_account(session: Session, line_user_id: str) -> LineAccount | None:
+    return session.scalar(select(LineAccount).where(LineAccount.line_user_id == line_user_id))
+
+
 def get_or_create_account(session: Session, line_user_id: str) -> LineAccount:
     account = session.scalar(select(LineAccount).where(LineAccount.line_user_id == line_user_id))
     if account is None:

@@ -8,13 +8,11 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, current_app, render_template, request
-from sqlalchemy import select
 
 from notifier import db
 from notifier.consent import service as consent
 from notifier.line import accounts, messages
 from notifier.line.errors import LineError
-from notifier.models import ConsentEvent, ConsentText, LineAccount
 from notifier.web import public
 from notifier.web.webhook import line_client
 
@@ -96,7 +94,7 @@ def consent_submit():
     user_id = claims["sub"]
 
     s = db.session()
-    account = s.scalar(select(LineAccount).where(LineAccount.line_user_id == user_id))
+    account = accounts.find_account(s, user_id)
     if form["aid"]:
         account = account or accounts.get_or_create_account(s, user_id)
         result = accounts.try_link(s, account, form["aid"], channel="LIFF")
@@ -112,7 +110,7 @@ def consent_submit():
     atena = account.atena_no
     state = consent.resident_state(s, atena)
     wanted = {"notify": form["notify"], "tax": form["tax"]}
-    grant = [scope for scope in ("notify", "tax") if wanted[scope] and _needs_grant(s, atena, scope, state)]
+    grant = [scope for scope in ("notify", "tax") if wanted[scope] and consent.needs_grant(s, atena, scope, state)]
     withdraw = [scope for scope in ("notify", "tax") if not wanted[scope] and state[scope]]
     try:
         consent.record(s, atena, grant=grant, withdraw=withdraw, channel="LIFF",
@@ -130,18 +128,6 @@ def consent_submit():
     if state["notify"]:
         return _result("お知らせの配信を停止しました", messages.WITHDRAWN)
     return _result("承知しました", messages.CONSENT_DECLINED)
-
-
-def _needs_grant(session, atena: str, scope: str, state: dict) -> bool:
-    """Grant unless already held under the current wording (a re-submitted page adds no rows;
-    ticking again after the text changed records agreement to the new version)."""
-    if not state[scope]:
-        return True
-    latest_version = session.scalar(
-        select(ConsentText.version).join(ConsentEvent, ConsentEvent.text_id == ConsentText.id)
-        .where(ConsentEvent.atena_no == atena, ConsentEvent.scope == scope, ConsentEvent.action == "grant")
-        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc()).limit(1))
-    return latest_version != consent.current_text(session, scope).version
 
 
 def _token_refused():
