@@ -21,6 +21,7 @@ from notifier.ingest.decode import StructuralError, nfkc, read_export
 from notifier.models import ConsentEvent
 from notifier.models.sources import SOURCE_TABLES
 from notifier.residents import current_condition
+from notifier.vector import isin
 
 HEADERS = ["宛名番号", "種別", "同意範囲", "取得日時", "チャネル", "職員ID"]
 KINDS = {"同意": "grant", "撤回": "withdraw"}
@@ -57,7 +58,7 @@ def validate(frame: pd.DataFrame, file: str, known_residents: set[str]) -> tuple
     when, bad_when = parse_datetimes_jst(f["取得日時"])
     checks = [
         ("宛名番号", ~f["宛名番号"].str.fullmatch(r"\d+"), "数字で入力してください"),
-        ("宛名番号", f["宛名番号"].str.fullmatch(r"\d+") & ~f["宛名番号"].isin(known_residents),
+        ("宛名番号", f["宛名番号"].str.fullmatch(r"\d+") & ~isin(f["宛名番号"], known_residents),
          "住民記録にない宛名番号です"),
         ("種別", ~f["種別"].isin(KINDS), "「同意」または「撤回」を入力してください"),
         ("同意範囲", ~f["同意範囲"].str.replace(" ", "").isin(SCOPES), "notify または notify;tax を入力してください"),
@@ -96,7 +97,7 @@ def import_consents(session: Session, path: Path) -> ConsentImportResult:
     residents = _frame(session.execute(select(t.c.atena_no, t.c.setai_no, t.c.id,
                                               current_condition(t, clock.today_jst()).label("current"))),
                        ["atena_no", "setai_no", "id", "current"])
-    clean, problems = validate(frame, name, set(residents["atena_no"]))
+    clean, problems = validate(frame, name, residents["atena_no"])
     if problems:
         raise ConsentImportError(problems)
     prefix = f"{name}:{digest}:"
@@ -122,7 +123,7 @@ def import_consents(session: Session, path: Path) -> ConsentImportResult:
     # (All of the history: one plain read beats an IN list of tens of thousands of 宛名番号.)
     from notifier.consent.service import load_events
     history = load_events(session)
-    history = history[history["atena_no"].isin(events["宛名番号"].unique())]
+    history = history[isin(history["atena_no"], events["宛名番号"].unique())]
     latest = (history.sort_values(["occurred_at", "id"]).drop_duplicates(["atena_no", "scope"], keep="last")
               .set_index(["atena_no", "scope"]))
     events = events.sort_values(["order", "scope"], kind="stable")

@@ -18,6 +18,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from notifier.vector import isin
+
 
 @dataclass
 class Decisions:
@@ -42,8 +44,8 @@ def decide(notices: pd.DataFrame, responses: pd.DataFrame, open_cases: pd.DataFr
         last = pd.Series(first_response.reindex(key).to_numpy(), index=n.index)
         n["responded"] = last.notna() & (pd.to_datetime(last) >= pd.to_datetime(n["sent_on"]))
         n["days"] = (pd.Timestamp(day) - pd.to_datetime(n["sent_on"])).dt.days
-        n["current"] = n["setai_no"].isin(current)
-        n["notify"] = n["setai_no"].isin(notify)
+        n["current"] = isin(n["setai_no"], current)
+        n["notify"] = isin(n["setai_no"], notify)
         n["reminded"] = n["id"].isin(list(reminded))
     else:
         n = n.assign(responded=False, days=0, current=False, notify=False, reminded=False)
@@ -64,7 +66,7 @@ def decide(notices: pd.DataFrame, responses: pd.DataFrame, open_cases: pd.DataFr
     closes = []
     if len(open_cases):
         oc = open_cases
-        moved = ~oc["setai_no"].isin(current)
+        moved = ~isin(oc["setai_no"], current)
         if len(responses):
             r = responses.groupby(["setai_no", "rule_id"])["responded_on"].max()
             got = pd.Series(r.reindex(pd.MultiIndex.from_frame(oc[["setai_no", "rule_id"]])).to_numpy(), index=oc.index)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from notifier import residents
 from notifier.contract import CARE_LEVELS, CARE_RANK
+from notifier.vector import isin
 
 from .dates import active, age_on, as_timestamp, fiscal_year, is_jido, month_start, school_age_on, valid_handbook
 from .frames import PersonIndex, empty_links, source_frame
@@ -131,7 +132,7 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
     se = _src(sources, "shugaku_enjo")
     certified = se.loc[(se["fiscal_year"] == fy).to_numpy(dtype=bool, na_value=False)
                        & active(se["certified_on"], se["cancelled_on"], as_of), "pupil_id"]
-    cert_links = enrolled.loc[enrolled["pupil_id"].isin(certified).to_numpy(), "member"]
+    cert_links = enrolled.loc[isin(enrolled["pupil_id"], certified), "member"]
     flag = np.zeros(n, dtype=bool)
     flag[cert_links.to_numpy()] = True
     m["shugaku_enjo"] = flag

@@ -16,6 +16,7 @@ from notifier import audit, clock
 from notifier.models import LineAccount, LinkAttempt
 from notifier.models.sources import SOURCE_TABLES
 from notifier.residents import current_condition
+from notifier.vector import isin
 
 MAX_FAILURES_PER_HOUR = 5
 # Something that could be an application ID once hyphens, spaces and case are ignored.
@@ -126,5 +127,5 @@ def notifiable_accounts(session: Session, as_of) -> pd.DataFrame:
     state = person_state(load_events(session, accounts["atena_no"].tolist()))
     notify = state.index[state["notify"]] if len(state) else pd.Index([])
     out = accounts.merge(residents[["atena_no", "setai_no"]], on="atena_no")
-    out = out[out["atena_no"].isin(notify)]
+    out = out[isin(out["atena_no"], notify)]
     return out[["setai_no", "atena_no", "line_user_id", "account_id"]].reset_index(drop=True)

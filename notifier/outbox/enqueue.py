@@ -31,6 +31,7 @@ from notifier.line.accounts import notifiable_accounts
 from notifier.models import Delivery, EligibilityMatch, EligibilityRun, Notice, RuleVersion
 from notifier.outbox import links
 from notifier.outbox.template_dao import active_templates
+from notifier.vector import isin
 
 _MARKER = "https://marker.invalid/r/__TOKEN__"
 _CHUNK = 5000   # ids per IN (…) list
@@ -166,7 +167,7 @@ def enqueue(session: Session, as_of: date, *, actor, public_base_url: str,
     matches = matches[~stale]
 
     accounts = notifiable_accounts(session, as_of)
-    reachable = matches["setai_no"].isin(accounts["setai_no"])
+    reachable = isin(matches["setai_no"], accounts["setai_no"])
     result.no_account = int((~reachable).sum())
     matches = matches[reachable]
 
@@ -247,7 +248,7 @@ def enqueue_reminders(session: Session, as_of: date, notice_ids, *, actor, publi
     notices["template_id"] = notices["rule_version_id"].map(template_of)
     notices = notices[notices["template_id"].isin(list(templates)) & notices["rule_id"].isin(active_rule_ids)]
     accounts = notifiable_accounts(session, as_of)
-    notices = notices[notices["setai_no"].isin(accounts["setai_no"])]
+    notices = notices[isin(notices["setai_no"], accounts["setai_no"])]
     # At most one reminder per (rule, household, day) (the notices' unique key).
     notices = notices.drop_duplicates(["rule_id", "setai_no"])
     if not len(notices):

@@ -29,6 +29,7 @@ from notifier.models import (
     OutreachCase,
     OutreachCaseEvent,
 )
+from notifier.vector import isin
 
 STAGES = (("eligible", "対象世帯"), ("consented", "通知の同意あり"), ("notified", "お知らせが届いた"),
           ("opened", "申請リンクを開いた"), ("applied", "申請・利用につながった"), ("reminded", "リマインドが届いた"),
@@ -93,7 +94,7 @@ def funnel(session: Session, period: Period = Period(), *, as_of: date) -> pd.Da
         ids = set(events.loc[mask, "case_id"])
         return cases[cases["case_id"].isin(ids)][["rule_id", "setai_no"]].drop_duplicates()
 
-    frames = {"eligible": eligible, "consented": eligible[eligible["setai_no"].isin(consenting)]}
+    frames = {"eligible": eligible, "consented": eligible[isin(eligible["setai_no"], consenting)]}
     key = ["rule_id", "setai_no"]
 
     def narrow(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
