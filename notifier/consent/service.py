@@ -47,7 +47,9 @@ def load_events(db, atena_nos=None, *, before=None) -> pd.DataFrame:
         query = query.where(ConsentEvent.atena_no.in_(list(atena_nos)))
     if before is not None:
         query = query.where(ConsentEvent.occurred_at < before)
-    return pd.DataFrame(db.execute(query).all(), columns=EVENT_COLUMNS)
+    rows = db.execute(query).all()
+    # Column by column: much faster than a frame from Row objects for the city's ~70,000 events.
+    return pd.DataFrame(dict(zip(EVENT_COLUMNS, zip(*rows), strict=True)) if rows else {c: [] for c in EVENT_COLUMNS})
 
 
 def resident_state(session: Session, atena_no: str) -> dict[str, bool]:
