@@ -169,54 +169,71 @@ def send_demo_notices(app, sim, as_of, application_ids: list[str], *, timeout: f
     return {"linked": linked, "notices": queued.notices, "sent": sent.sent}
 
 
-# The simulated weeks (issue "Coordinators", must show): how many residents take part and what share of
-# the notified open the link, apply online within days, and how the pilots' staff follow up.
+# The simulated weeks (issues "Follow-up" and "Coordinators", must show): how many residents take part
+# and what share of the notified open the link and apply online within days.
 WEEKS_RESIDENTS = 40
 OPEN_SHARE, APPLY_SHARE = 0.5, 0.3
 REMINDER_DAY, CASE_DAY = 15, 31
 
 
 def simulate_weeks(app, sim, start, application_ids: list[str], *, until=None) -> dict:
-    """The real pipeline over simulated weeks from `start` (a business date), each step at its own
+    """The real daily job over simulated weeks from `start` (a business date), each step at its own
     instant (clock.at): on day 0 residents follow the account on the simulator, send their online
-    application ID and consent (LINE webhook events through line.flows), then enqueue and the
-    dispatcher send their notices; on day 1 half of them open the one-tap link (the app's /r/ page);
-    on day 3 some apply online (a new online_shinsei export through the importer); on day 15 follow-up
-    reminds the others; on day 31 it opens outreach cases for those still silent, ordered by points;
-    then a coordinator assigns the first case to its school, which logs a visit and 申請につながった.
-    Steps after `until` (default today) are skipped. Returns counts."""
+    application ID and consent (LINE webhook events through line.flows), then `daily` (名寄せ,
+    eligibility, notices, dispatch to the simulator); on day 1 half of them open the one-tap link (the
+    app's /r/ page); on day 3 and day 18 some apply online (a new online_shinsei export put in the
+    daily job's drop folder); `daily` on day 15 imports it and reminds the others; `daily` on day 31
+    opens outreach cases for those still silent, ordered by points; then a coordinator assigns the
+    first case to its school, which logs a visit and 申請につながった. Steps after `until` (default
+    today) are skipped. Returns counts read back from the database."""
     import random
     import re
     from datetime import datetime, timedelta
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from notifier import audit, clock, db
     from notifier.eligibility.dao import active_pair
-    from notifier.followup.run import run_followup
-    from notifier.ingest.importer import import_directory
-    from notifier.ingest.mapping import Mapping
+    from notifier.jobs.daily import run_daily
     from notifier.line import flows
-    from notifier.line.client import LineClient
-    from notifier.models import Delivery, Notice, OutreachCase
-    from notifier.outbox.dispatch import dispatch
-    from notifier.outbox.enqueue import enqueue
+    from notifier.models import Delivery, LinkOpen, Notice, OutreachCase
 
     until = until or clock.today_jst()
     rng = random.Random(7)
-    base = app.config["PUBLIC_BASE_URL"]
-    token = app.config["LINE_CHANNEL_ACCESS_TOKEN"]
-    out = {"linked": 0, "sent": 0, "opened": 0, "applied": 0, "reminders": 0, "cases": 0}
+    drop = DEMO_DATA.with_name("demo-drop")
+    shutil.rmtree(drop, ignore_errors=True)
+    drop.mkdir(parents=True)
+    config = {**app.config, "DAILY_DROP_DIR": str(drop)}
+    online_rows = pd.read_csv(DEMO_DATA / "online_shinsei.csv", dtype=str, encoding="utf-8-sig")
 
-    def at(day_offset: int, hour: int = 10):
-        return clock.at(datetime.combine(start + timedelta(days=day_offset), datetime.min.time()).replace(hour=hour))
+    def at(day_offset: int, hour: int = 10, minute: int = 0):
+        return clock.at(datetime.combine(start + timedelta(days=day_offset), datetime.min.time())
+                        .replace(hour=hour, minute=minute))
 
-    def send():
-        with LineClient(sim.base_url, token) as client:
-            return dispatch(db.engine(), client, quiet_hours=None, rate_per_second=None, actor="demo").sent
+    def daily(day_offset: int) -> None:
+        with at(day_offset, 10):
+            run_daily(db.engine(), start + timedelta(days=day_offset), config=config, actor="system")
 
+    def apply_online(day: int, share: float, kind: str) -> int:
+        """Some residents who got a `kind` notice apply online on `day`: the city's next online_shinsei
+        export (every earlier row plus theirs) lands in the drop folder."""
+        nonlocal online_rows
+        with db.transaction() as s:
+            notified = s.execute(select(Notice.rule_id, Delivery.atena_no)
+                                 .join(Delivery, Delivery.notice_id == Notice.id)
+                                 .where(Delivery.status == "sent", Notice.kind == kind)).all()
+            codes = {r: active_pair(s, r)[1].procedure_code for r in {r for r, _ in notified}}
+        when = (start + timedelta(days=day)).isoformat()
+        new = [{"申請ID": f"D{day:02d}{i:05d}", "申請者宛名番号": atena, "手続きコード": codes[rule],
+                "申請日時": f"{when} 20:{i % 60:02d}"}
+               for i, (rule, atena) in enumerate(sorted(notified)) if rng.random() < share]
+        online_rows = pd.concat([online_rows, pd.DataFrame(new)], ignore_index=True)
+        online_rows.to_csv(drop / "online_shinsei.csv", index=False, encoding="utf-8-sig")
+        return len(new)
+
+    applied = 0
     with app.app_context():
-        with at(0):
+        with at(0, 9):
             with db.transaction() as s:
                 for i, application_id in enumerate(application_ids):
                     user = sim.sim.state.add_user(f"住民{i + 1:02d}", friend=True).user_id
@@ -227,10 +244,7 @@ def simulate_weeks(app, sim, start, application_ids: list[str], *, until=None) -
                                   {"type": "postback", "postback": {"data": "consent=notify"}}):
                         flows.handle_event(s, {**event, "source": source, "timestamp": ms,
                                                "webhookEventId": f"demo-{i}-{event['type']}"}, None)
-                    out["linked"] += 1
-            with db.transaction() as s:
-                enqueue(s, start, actor="demo", public_base_url=base)
-            out["sent"] += send()
+        daily(0)
         if start + timedelta(days=1) <= until:
             with db.transaction() as s:
                 rows = s.execute(select(Delivery.message).where(Delivery.status == "sent")).scalars().all()
@@ -240,48 +254,24 @@ def simulate_weeks(app, sim, start, application_ids: list[str], *, until=None) -
                     found = re.search(r"/r/([A-Za-z0-9_.\-]+)", message)
                     if found and rng.random() < OPEN_SHARE:
                         client.get(f"/r/{found.group(1)}")
-                        out["opened"] += 1
-        def apply_online(day: int, share: float, kind: str) -> int:
-            """Some residents who got a `kind` notice apply online on `day` (a new export of online_shinsei,
-            the previous rows plus theirs, through the importer)."""
-            with db.transaction() as s:
-                notified = s.execute(select(Notice.rule_id, Delivery.atena_no)
-                                     .join(Delivery, Delivery.notice_id == Notice.id)
-                                     .where(Delivery.status == "sent", Notice.kind == kind)).all()
-                codes = {r: active_pair(s, r)[1].procedure_code for r in {r for r, _ in notified}}
-            drop = DEMO_DATA.with_name("demo-data-online")
-            previous = drop / "online_shinsei.csv" if (drop / "online_shinsei.csv").exists() \
-                else DEMO_DATA / "online_shinsei.csv"
-            online = pd.read_csv(previous, dtype=str, encoding="utf-8-sig")
-            when = (start + timedelta(days=day)).isoformat()
-            new = [{"申請ID": f"D{day:02d}{i:05d}", "申請者宛名番号": atena, "手続きコード": codes[rule],
-                    "申請日時": f"{when} 20:{i % 60:02d}"}
-                   for i, (rule, atena) in enumerate(sorted(notified)) if rng.random() < share]
-            drop.mkdir(parents=True, exist_ok=True)
-            pd.concat([online, pd.DataFrame(new)], ignore_index=True).to_csv(
-                drop / "online_shinsei.csv", index=False, encoding="utf-8-sig")
-            with at(day, 21):
-                import_directory(db.engine(), drop, Mapping(), actor="demo")
-            return len(new)
-
-        shutil.rmtree(DEMO_DATA.with_name("demo-data-online"), ignore_errors=True)
         if start + timedelta(days=3) <= until:
-            out["applied"] += apply_online(3, APPLY_SHARE, "notice")
-        for day, key in ((REMINDER_DAY, "reminders"), (CASE_DAY, "cases")):
-            if start + timedelta(days=day) > until:
-                break
-            with at(day, 9):
-                with db.transaction() as s:
-                    result = run_followup(s, start + timedelta(days=day), actor="system", public_base_url=base)
-                out[key] = result.reminders if key == "reminders" else result.cases_opened
-                out["sent"] += send()
-            if key == "reminders" and start + timedelta(days=REMINDER_DAY + 3) <= until:
-                out["applied"] += apply_online(REMINDER_DAY + 3, APPLY_SHARE / 2, "reminder")
+            applied += apply_online(3, APPLY_SHARE, "notice")
+        if start + timedelta(days=REMINDER_DAY) <= until:
+            daily(REMINDER_DAY)
+        if start + timedelta(days=REMINDER_DAY + 3) <= until:
+            applied += apply_online(REMINDER_DAY + 3, APPLY_SHARE / 2, "reminder")
+        if start + timedelta(days=CASE_DAY) <= until:
+            daily(CASE_DAY)
+        out = {"linked": len(application_ids), "applied": applied}
         with db.transaction() as s:
+            out["sent"] = s.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "sent"))
+            out["opened"] = s.scalar(select(func.count()).select_from(LinkOpen))
+            out["reminders"] = s.scalar(select(func.count()).select_from(Notice).where(Notice.kind == "reminder"))
+            out["cases"] = s.scalar(select(func.count()).select_from(OutreachCase))
             first = s.scalar(select(OutreachCase).where(OutreachCase.status == "open", OutreachCase.school_name
                                                         .is_not(None)).order_by(OutreachCase.priority_points.desc()))
             if first is not None:
-                from notifier.auth.service import dao_get_user_by_username
+                from notifier.auth.service import create_user, dao_get_user_by_username
                 from notifier.outreach import cases
                 coordinator = dao_get_user_by_username(s, "demo-coordinator")
                 actor = audit.Actor.staff(coordinator)
@@ -291,7 +281,6 @@ def simulate_weeks(app, sim, start, application_ids: list[str], *, until=None) -
                                                              "担任が保護者と話し、申請書を渡した"),
                                   viewer=coordinator, actor=actor, today=until)
                 cases.record_outcome(s, first.id, "申請につながった", close=True, viewer=coordinator, actor=actor)
-                from notifier.auth.service import create_user
                 school = create_user(s, username=DEMO_CASEWORKER, password=DEMO_PASSWORD, roles=["caseworker"],
                                      display_name="デモ学校担当", organisation=first.school_name, actor="demo")
                 school.totp_secret, school.totp_enrolled_at = DEMO_TOTP_SECRET, clock.now()
