@@ -13,7 +13,7 @@ over notified).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pandas as pd
@@ -62,8 +62,14 @@ def _pairs(session: Session, query, columns=("rule_id", "setai_no")) -> pd.DataF
     return pd.DataFrame(session.execute(query).all(), columns=list(columns)).drop_duplicates()
 
 
-def funnel(session: Session, period: Period = Period(), *, as_of: date) -> pd.DataFrame:
-    """One row per rule (index rule_id), one column per stage (households), plus a 合計 row."""
+def funnel(session: Session, period: Period = Period(), *, as_of: date, readings: Readings | None = None,
+           cohort: bool = False) -> pd.DataFrame:
+    """One row per rule (index rule_id), one column per stage (households), plus a 合計 row.
+
+    Consent and responses are counted at the end of the period, or today with `cohort` (what became
+    of the households of that period by now). `readings`: what one page already read, shared by
+    several tables."""
+    readings = readings or Readings(session)
     eligible = _pairs(session, select(EligibilityMatch.rule_id, EligibilityMatch.setai_no).distinct()
                       .join(EligibilityRun, EligibilityRun.id == EligibilityMatch.run_id)
                       .where(period.clause(EligibilityRun.as_of)))
@@ -73,9 +79,9 @@ def funnel(session: Session, period: Period = Period(), *, as_of: date) -> pd.Da
     opened = _pairs(session, select(Notice.rule_id, Notice.setai_no).distinct()
                     .join(Delivery, Delivery.notice_id == Notice.id)
                     .where(period.clause(Notice.as_of), Notice.kind == "notice", Delivery.first_opened_at.is_not(None)))
-    day = period.until or as_of
-    consenting = _consenting_households(session, day)
-    applied = responses_after_notice(session, period, day)[["rule_id", "setai_no"]].drop_duplicates()
+    day = as_of if cohort else (period.until or as_of)
+    consenting = readings.history.consenting(day)
+    applied = responses_after_notice(session, period, day, readings)[["rule_id", "setai_no"]].drop_duplicates()
     cases = pd.DataFrame(session.execute(
         select(OutreachCase.id, OutreachCase.rule_id, OutreachCase.setai_no)
         .join(Notice, Notice.id == OutreachCase.notice_id).where(period.clause(Notice.as_of))).all(),
@@ -115,11 +121,37 @@ def funnel(session: Session, period: Period = Period(), *, as_of: date) -> pd.Da
     return out
 
 
-def responses_after_notice(session: Session, period: Period, day: date) -> pd.DataFrame:
+class Readings:
+    """What the funnel reads once per page: the consent history, and the responses as of a day."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._history: ConsentHistory | None = None
+        self._responses: dict[date, pd.DataFrame] = {}
+
+    @property
+    def history(self) -> ConsentHistory:
+        if self._history is None:
+            self._history = ConsentHistory.load(self.session)
+        return self._history
+
+    def responses(self, day: date) -> pd.DataFrame:
+        """setai_no, rule_id, responded_on, online (followup.run.responses) for every active rule."""
+        if day not in self._responses:
+            from notifier.eligibility.dao import active_rules
+            from notifier.followup.run import responses
+            from notifier.residents import current_rows
+            notified = set(self.session.scalars(select(Notice.rule_id).distinct()))
+            codes = {rule.id: rule.procedure_code for _v, rule in active_rules(self.session) if rule.id in notified}
+            residents = current_rows(self.history.juminhyo, day)[["atena_no", "setai_no"]]
+            self._responses[day] = responses(self.session, day, residents, codes)
+        return self._responses[day]
+
+
+def responses_after_notice(session: Session, period: Period, day: date,
+                           readings: Readings | None = None) -> pd.DataFrame:
     """rule_id, setai_no, days (from the notice's send to the response; online applications only, else
     NaN): the responses follow-up counts, on or after the send of a notice of the period."""
-    from notifier.eligibility.dao import active_pair
-    from notifier.followup.run import current_households, responses
     notices = pd.DataFrame(session.execute(
         select(Notice.rule_id, Notice.setai_no, Notice.first_sent_at)
         .where(period.clause(Notice.as_of), Notice.kind == "notice", Notice.first_sent_at.is_not(None))).all(),
@@ -128,12 +160,7 @@ def responses_after_notice(session: Session, period: Period, day: date) -> pd.Da
                           "days": pd.Series([], dtype="float64")})
     if notices.empty:
         return empty
-    codes = {}
-    for rule_id in sorted(set(notices["rule_id"])):
-        pair = active_pair(session, rule_id)
-        if pair is not None:
-            codes[rule_id] = pair[1].procedure_code
-    resp = responses(session, day, current_households(session, day), codes)
+    resp = (readings or Readings(session)).responses(day)
     if resp.empty:
         return empty
     notices["sent_on"] = pd.to_datetime(notices["first_sent_at"]).dt.tz_localize("UTC").dt.tz_convert(
@@ -146,16 +173,20 @@ def responses_after_notice(session: Session, period: Period, day: date) -> pd.Da
     return out.sort_values("days").drop_duplicates(["rule_id", "setai_no"]).reset_index(drop=True)
 
 
-def time_to_response(session: Session, period: Period = Period(), *, as_of: date) -> dict:
+def time_to_response(session: Session, period: Period = Period(), *, as_of: date,
+                     readings: Readings | None = None) -> dict:
     """Days from the notice to an online application: count, median and p90 (None with no data)."""
-    days = responses_after_notice(session, period, period.until or as_of)["days"].dropna()
+    days = responses_after_notice(session, period, period.until or as_of, readings)["days"].dropna()
     if days.empty:
         return {"count": 0, "median": None, "p90": None}
     return {"count": int(len(days)), "median": float(days.median()), "p90": float(days.quantile(0.9))}
 
 
-def consent_uptake(session: Session, *, as_of: date, months: int = 12) -> list[tuple[str, int]]:
-    """Households holding `notify` at the end of each of the last `months` months (and today)."""
+def consent_uptake(session: Session, *, as_of: date, months: int = 12,
+                   readings: Readings | None = None) -> list[tuple[str, int]]:
+    """Households holding `notify` at the end of each of the last `months` months (and today). The
+    history and the registry are read once; each date is a filter in memory."""
+    history = (readings or Readings(session)).history
     out = []
     y, m = as_of.year, as_of.month
     ends = []
@@ -163,22 +194,61 @@ def consent_uptake(session: Session, *, as_of: date, months: int = 12) -> list[t
         ends.append(date(y, m, 1) - timedelta(days=1))
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     for end in reversed(ends):
-        out.append((f"{end.year}年{end.month}月末", int(len(_consenting_households(session, end)))))
-    out.append(("現在", int(len(_consenting_households(session, as_of)))))
+        out.append((f"{end.year}年{end.month}月末", int(len(history.consenting(end)))))
+    out.append(("現在", int(len(history.consenting(as_of)))))
     return out
 
 
-def _consenting_households(session: Session, day: date) -> pd.Index:
-    """Households with a current member holding `notify` on `day` (rules.md "Household consent")."""
-    from notifier.consent.service import load_events
-    events = load_events(session)
-    if events.empty:
-        return pd.Index([])
-    events = events[pd.to_datetime(events["occurred_at"]) < pd.Timestamp(day) + pd.Timedelta(days=1)]
-    from notifier.followup.run import current_households
-    residents = current_households(session, day)
-    state = household_state(person_state(events), residents)
-    return state.index[state["notify"]] if len(state) else pd.Index([])
+@dataclass(frozen=True)
+class ConsentHistory:
+    """Every consent event and registry row, read once, to ask "who consented on day D" many times."""
+    events: pd.DataFrame
+    juminhyo: pd.DataFrame
+    _answers: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def load(cls, session: Session) -> ConsentHistory:
+        from notifier.consent.service import load_events
+        from notifier.ingest.load import load_source
+        events = load_events(session)
+        events = events.assign(occurred_at=pd.to_datetime(events["occurred_at"]))
+        jumin = load_source(session.get_bind(), "juminhyo", ["atena_no", "setai_no", "resident_since", "removed_on"])
+        return cls(events, jumin)
+
+    def consenting(self, day: date) -> pd.Index:
+        """Households with a current member holding `notify` on `day` (rules.md "Household consent")."""
+        if day in self._answers:
+            return self._answers[day]
+        self._answers[day] = self._consenting(day)
+        return self._answers[day]
+
+    def _consenting(self, day: date) -> pd.Index:
+        from notifier.residents import current_rows
+        if self.events.empty:
+            return pd.Index([])
+        events = self.events[(self.events["occurred_at"] < pd.Timestamp(day) + pd.Timedelta(days=1)).to_numpy()]
+        residents = current_rows(self.juminhyo, day)[["atena_no", "setai_no"]]
+        state = household_state(person_state(events), residents)
+        return state.index[state["notify"]] if len(state) else pd.Index([])
+
+
+def monthly(session: Session, *, as_of: date, months: int = 6, readings: Readings | None = None) -> pd.DataFrame:
+    """The funnel's 合計 row for each of the last `months` calendar months (the households matched and
+    notified in that month, and what became of them by now: consent and responses as of `as_of`),
+    oldest first; index: 「2026年11月」."""
+    readings = readings or Readings(session)
+    rows, labels = [], []
+    y, m = as_of.year, as_of.month
+    starts = []
+    for _ in range(months):
+        starts.append(date(y, m, 1))
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    for start in reversed(starts):
+        end = date(start.year + (start.month == 12), start.month % 12 + 1, 1) - timedelta(days=1)
+        table = funnel(session, Period(start, min(end, as_of)), as_of=as_of, readings=readings, cohort=True)
+        rows.append(table.loc["合計"] if "合計" in table.index else pd.Series(0, index=[stage for stage, _ in STAGES]))
+        labels.append(f"{start.year}年{start.month}月")
+    return pd.DataFrame(rows, index=pd.Index(labels, name="月")).fillna(0).astype(int)
 
 
 def rates(table: pd.DataFrame) -> pd.DataFrame:

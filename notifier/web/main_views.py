@@ -53,18 +53,20 @@ def dashboard():
     from notifier.outreach import charts, funnel
     s = db.session()
     period = _period()
-    table = funnel.funnel(s, period, as_of=clock.today_jst())
+    readings = funnel.Readings(s)
+    table = funnel.funnel(s, period, as_of=clock.today_jst(), readings=readings)
     names = rule_names(s)
     total = table.loc["合計"] if "合計" in table.index else None
     chart = None
     if total is not None and total["eligible"]:
         chart = Markup(charts.funnel_svg([(label, int(total[stage])) for stage, label in funnel.STAGES],
                                          title="すべてのルールの合計（世帯×ルール）"))
-    uptake = funnel.consent_uptake(s, as_of=clock.today_jst())
+    uptake = funnel.consent_uptake(s, as_of=clock.today_jst(), readings=readings)
     uptake_chart = Markup(charts.columns_svg(uptake, title="通知に同意している世帯数（月末ごと）"))
     return render_template("dashboard.html", dashboard_cards=dashboard_cards(), funnel=table,
-                           response_time=funnel.time_to_response(s, period, as_of=clock.today_jst()),
+                           response_time=funnel.time_to_response(s, period, as_of=clock.today_jst(), readings=readings),
                            uptake=uptake, uptake_chart=uptake_chart, export_alerts=export_alerts(),
+                           months=funnel.monthly(s, as_of=clock.today_jst(), readings=readings),
                            rates=funnel.rates(table), stages=funnel.STAGES, chart=chart, rule_names=names,
                            period=period, period_args={k: v for k, v in (("from", period.since), ("to", period.until))
                                                        if v is not None})

@@ -96,6 +96,15 @@ def test_each_stage_counts_households_within_the_stage_before(app, db_session, t
     assert before.loc["合計"].sum() == 0                      # nothing matched before the run's date
 
 
+def test_the_funnel_month_by_month(app, db_session, tmp_path):
+    _city(app, db_session, tmp_path)
+    table = funnel.monthly(db_session, as_of=dt.date(2026, 8, 15), months=2)
+    assert list(table.index) == ["2026年7月", "2026年8月"]
+    # Consent is counted at the end of each month: these households consented later (today).
+    assert table.loc["2026年7月", "eligible"] == 5 and table.loc["2026年7月", "consented"] == 0
+    assert table.loc["2026年8月"].sum() == 0
+
+
 def test_the_chart_is_svg_with_the_numbers_and_a_text_alternative():
     svg = charts.funnel_svg([("対象世帯", 200), ("お知らせが届いた", 50), ("<script>", 0)], title="合計")
     assert svg.startswith("<svg") and "200" in svg and "50（25%）" in svg and 'aria-label="合計：対象世帯 200' in svg
