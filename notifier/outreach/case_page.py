@@ -146,11 +146,10 @@ def case_page(session: Session, case_id: int, *, viewer, actor, today: date) -> 
     people = members(session, case.setai_no, today)
     reasons, hidden = _reasons(session, case, viewer)
     full = case_service.sees_all(viewer)
-    signals = [s for s in (case.priority_signals or [])
-               if full or s.get("signal") in ("attendance", "absence_months", "not_in_nursery", "missed_checkup")]
     names = {m["atena_no"]: m["name"] for m in people}
-    for s in signals:
-        s["member_name"] = names.get(s.get("member"), "") if s.get("member") else ""
+    signals = [{**s, "member_name": names.get(s.get("member"), "") if s.get("member") else ""}
+               for s in (case.priority_signals or [])
+               if full or s.get("signal") in ("attendance", "absence_months", "not_in_nursery", "missed_checkup")]
     events = [{"kind": e.kind, "detail": e.detail or {}, "actor": e.actor, "at": e.at}
               for e in case_service.events_of(session, case.id)]
     audit.record(session, "view_case", actor=actor, target_type="outreach_case", target_id=case.id)
