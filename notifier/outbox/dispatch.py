@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -340,19 +341,21 @@ def _send_paced(engine: Engine, client, pool: ThreadPoolExecutor, go: pd.DataFra
     limited = not send_rate.unlimited(rate_per_second)
     start = send_rate.take(engine, len(rows), rate_per_second) if limited else 0.0
     futures, outcomes = [], []
-    stop = False
+    quota = threading.Event()      # set by a finished send that met the quota, without waiting on the others
+
+    def _seen(f) -> None:
+        if f.result().status == "quota":
+            quota.set()
     for i, row in enumerate(rows):
         if limited:
             delay = start + i / rate_per_second - clock.wall_seconds()
             if delay > 0:
                 time.sleep(delay)
-        if stop:
+        if quota.is_set():
             break
-        futures.append(pool.submit(_send_one, client, row))
-        # check finished sends for a quota answer without waiting on the others
-        for f in futures:
-            if f.done() and f.result().status == "quota":
-                stop = True
+        future = pool.submit(_send_one, client, row)
+        future.add_done_callback(_seen)
+        futures.append(future)
     for f in futures:
         outcomes.append(f.result())
     if limited and len(futures) < len(rows):
