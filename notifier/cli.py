@@ -186,7 +186,18 @@ def demo(port: int, sim_port: int, no_serve: bool) -> None:
 @click.option("--naive", is_flag=True, help="Also time benchmarks/naive_rules.py (slow) for the speed ratio.")
 @click.option("--in-process/--separate-processes-only", "in_process", default=True, show_default=True,
               help="Also time the stages inside one process (beside the operators' separate commands).")
-def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, in_process: bool) -> None:
+@click.option("--dispatch", is_flag=True,
+              help="Instead: dispatch throughput against the simulator (1 and 2 `notify dispatch` processes, "
+                   "no rate limit) after the batch and a real enqueue (notifier/bench_dispatch.py).")
+@click.option("--dispatch-threads", type=click.IntRange(min=1), default=8, show_default=True,
+              help="DISPATCH_THREADS for the dispatchers (--dispatch).")
+def bench(scale: str, seed: int, runs: int, postgres: str | None, naive: bool, in_process: bool, dispatch: bool,
+          dispatch_threads: int) -> None:
+    if dispatch:
+        from notifier.bench_dispatch import run_dispatch_bench
+        report = run_dispatch_bench(scale, seed, runs, postgres, threads=dispatch_threads)
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
     from notifier.bench import run_bench
     click.echo(json.dumps(run_bench(scale, seed, runs, postgres, naive, in_process), ensure_ascii=False, indent=2))
 

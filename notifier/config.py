@@ -166,6 +166,8 @@ def load(env: dict[str, str] | None = None, overrides: dict | None = None, *, we
         # A delivery `sending` for longer than this belongs to a dispatcher that died: the next run
         # takes it back (same retry key). Longer than one send can take (the client times out at 10 s).
         "DISPATCH_CLAIM_STALE_SECONDS": float(env.get("DISPATCH_CLAIM_STALE_SECONDS", "120")),
+        # Sends in flight at once per dispatcher process (threads, and the HTTP connections to LINE).
+        "DISPATCH_THREADS": _int(env, "DISPATCH_THREADS", 8, 1),
         # The channel's monthly message quota (LINE's plan), shown beside this month's use; empty = not shown.
         "LINE_MONTHLY_LIMIT": _int(env, "LINE_MONTHLY_LIMIT", 0, 0) or None,
         "SOURCE_MAX_AGE_DAYS": parse_source_max_age(env.get("SOURCE_MAX_AGE_DAYS", "")),

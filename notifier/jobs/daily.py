@@ -136,7 +136,8 @@ def step_dispatch(ctx: Context) -> StepOutcome:
     with LineClient.from_config(config) as client:
         result = dispatch(ctx.engine, client, quiet_hours=config.get("QUIET_HOURS"),
                           rate_per_second=config.get("PUSH_RATE_PER_SECOND"), actor=ctx.actor,
-                          claim_stale_seconds=config.get("DISPATCH_CLAIM_STALE_SECONDS", 120))
+                          claim_stale_seconds=config.get("DISPATCH_CLAIM_STALE_SECONDS", 120),
+                          threads=config.get("DISPATCH_THREADS", 8))
     counts = {k: getattr(result, k) for k in ("sent", "retried", "failed", "cancelled")}
     counts["unknown_deliveries"] = result.unknown
     note = "LINEの月間の送信上限に達したため、送信を止めています。" if result.stopped_for_quota or result.paused_by_alert else None

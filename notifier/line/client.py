@@ -70,8 +70,10 @@ class LineClient:
 
     @classmethod
     def from_config(cls, config) -> LineClient:
-        """A client for the app's LINE channel (LINE_API_BASE_URL empty: LINE itself)."""
-        return cls(config.get("LINE_API_BASE_URL") or None, config.get("LINE_CHANNEL_ACCESS_TOKEN", ""))
+        """A client for the app's LINE channel (LINE_API_BASE_URL empty: LINE itself), with one pooled
+        connection per dispatcher thread (DISPATCH_THREADS)."""
+        return cls(config.get("LINE_API_BASE_URL") or None, config.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+                   pool_maxsize=max(8, int(config.get("DISPATCH_THREADS") or 8)))
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -91,6 +93,31 @@ class LineClient:
             "push",
             lambda: self._api.push_message_with_http_info(
                 request, x_line_retry_key=str(retry_key), _request_timeout=self.timeout, _preload_content=False
+            ),
+        )
+
+    def push_plain(self, to: str, messages: list[dict], retry_key: str) -> SendResult:
+        """Push plain LINE JSON message objects (the outbox's stored form), for the dispatcher.
+
+        The same checks and the same wire as `push`: the SDK's models still check every message
+        (`to_sdk_messages`, refusals are permanent), and the request goes through the SDK's
+        `ApiClient` (token, urllib3 pool, timeouts, retry policy, `ApiException`s). What is skipped
+        is the SDK turning its models back into JSON (`sanitize_for_serialization` of a
+        `PushMessageRequest`, about 1 ms of Python a push): the body is the checked dicts themselves
+        with the SDK's default `notificationDisabled: false`, which is what that round trip produces
+        for the messages the outbox stores (tests/line/test_client.py checks they are the same).
+        """
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise LineError("invalid request: messages must be a list of message objects", permanent=True)
+        _build(lambda: PushMessageRequest(to=to, messages=to_sdk_messages(messages)))
+        headers = {"X-Line-Retry-Key": str(retry_key), "Accept": "application/json",
+                   "Content-Type": "application/json"}
+        return self._send(
+            "push",
+            lambda: self._api_client.call_api(
+                "/v2/bot/message/push", "POST", {}, [], headers, body={"to": to, "messages": messages, "notificationDisabled": False},
+                post_params=[], files={}, response_types_map={}, auth_settings=["Bearer"],
+                _preload_content=False, _request_timeout=self.timeout, _host=self._api.line_base_path,
             ),
         )
 

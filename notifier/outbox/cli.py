@@ -69,6 +69,7 @@ def notify_dispatch(now_text: str | None, limit: int | None, as_json: bool) -> N
     with contextlib.ExitStack() as stack:
         if instant is not None:
             stack.enter_context(clock.at(instant))
+        threads = config.get("DISPATCH_THREADS", 8)
         client = stack.enter_context(LineClient.from_config(config))
         bar = stack.enter_context(progress(as_json, unit="通"))
         total = due_count(engine, clock.now()) if bar else 0
@@ -80,7 +81,7 @@ def notify_dispatch(now_text: str | None, limit: int | None, as_json: bool) -> N
         result = dispatch(engine, client, quiet_hours=config["QUIET_HOURS"],
                           rate_per_second=config["PUSH_RATE_PER_SECOND"], limit=limit,
                           actor=audit.Actor.operator(), progress=step if bar else None,
-                          claim_stale_seconds=config["DISPATCH_CLAIM_STALE_SECONDS"])
+                          claim_stale_seconds=config["DISPATCH_CLAIM_STALE_SECONDS"], threads=threads)
     emit(result.as_dict(), as_json, result.lines())
     if result.stopped_for_quota:
         raise SystemExit(3)

@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -196,7 +197,8 @@ class _Outcome:
 
 def _send_one(client, row) -> _Outcome:
     try:
-        result = client.push(row.line_user_id, json.loads(row.message), row.retry_key)
+        # The stored JSON is the body: the SDK checks the messages but does not re-serialise them.
+        result = client.push_plain(row.line_user_id, json.loads(row.message), row.retry_key)
     except LineError as exc:
         if exc.quota_exhausted:
             return _Outcome(row.id, "quota", error_status=exc.status, error_message=exc.reason[:500])
@@ -275,7 +277,7 @@ def _raise_quota_alert(engine: Engine, outcome: _Outcome, now: datetime) -> None
 
 def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | None, limit: int | None = None,
              actor="system", worker: str | None = None, progress=None, seed: int | None = None,
-             claim_stale_seconds: float = CLAIM_STALE_SECONDS) -> DispatchResult:
+             claim_stale_seconds: float = CLAIM_STALE_SECONDS, threads: int = THREADS) -> DispatchResult:
     """One dispatch run (see the module docstring). `client` is a LineClient; the clock (`clock.now`)
     may be set by a replay (`--now`); the rate schedule runs on real time."""
     started = time.monotonic()
@@ -292,7 +294,7 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
     requeued, unknown = recover(engine, clock.now(), claim_stale_seconds)
     result.recovered, result.unknown = requeued, unknown
     done = 0
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         while not result.stopped_for_quota and (limit is None or done < limit):
             now = clock.now()
             ids = claim(engine, min(BATCH, limit - done) if limit is not None else BATCH, now, worker)
@@ -339,19 +341,21 @@ def _send_paced(engine: Engine, client, pool: ThreadPoolExecutor, go: pd.DataFra
     limited = not send_rate.unlimited(rate_per_second)
     start = send_rate.take(engine, len(rows), rate_per_second) if limited else 0.0
     futures, outcomes = [], []
-    stop = False
+    quota = threading.Event()      # set by a finished send that met the quota, without waiting on the others
+
+    def _seen(f) -> None:
+        if f.result().status == "quota":
+            quota.set()
     for i, row in enumerate(rows):
         if limited:
             delay = start + i / rate_per_second - clock.wall_seconds()
             if delay > 0:
                 time.sleep(delay)
-        if stop:
+        if quota.is_set():
             break
-        futures.append(pool.submit(_send_one, client, row))
-        # check finished sends for a quota answer without waiting on the others
-        for f in futures:
-            if f.done() and f.result().status == "quota":
-                stop = True
+        future = pool.submit(_send_one, client, row)
+        future.add_done_callback(_seen)
+        futures.append(future)
     for f in futures:
         outcomes.append(f.result())
     if limited and len(futures) < len(rows):

@@ -320,3 +320,47 @@ def test_it_logs_status_and_request_id_but_never_user_ids_or_bodies(line, sim, f
     for record in ours:
         text = record.getMessage() + repr(record.__dict__)
         assert friend not in text and "個人的な内容" not in text
+
+
+# --- push_plain: the dispatcher's push (the SDK checks the models; the checked dicts are the body) ---
+def _outbox_notice() -> dict:
+    from notifier.line.flex import notice_message
+    return notice_message("和泉市からのお知らせ", "就学援助", ["学用品費などの援助があります。"],
+                          "https://apply.example.lg.jp/r/x", "https://www.city.example.lg.jp/", "和泉市からのお知らせ")
+
+
+@pytest.mark.parametrize("message", [NOTICE_FLEX, _outbox_notice(), {"type": "text", "text": "こんにちは"}])
+def test_push_plain_sends_exactly_the_body_the_sdk_would_build(message):
+    from linebot.v3.messaging import ApiClient, Configuration, PushMessageRequest
+
+    from notifier.line.client import to_sdk_messages
+    built = ApiClient(Configuration(access_token="x")).sanitize_for_serialization(
+        PushMessageRequest(to="U" + "1" * 32, messages=to_sdk_messages([message])))
+    assert built == {"to": "U" + "1" * 32, "messages": [message], "notificationDisabled": False}
+
+
+def test_push_plain_delivers_once_per_retry_key(line, sim, friend):
+    retry_key = key()
+    first = line.push_plain(friend, [NOTICE_FLEX], retry_key)
+    again = line.push_plain(friend, [NOTICE_FLEX], retry_key)
+    assert first.outcome == "sent" and first.status == 200 and first.request_id
+    assert again.status == 409 and again.accepted_request_id == first.request_id
+    delivered = sim.messages(friend)
+    assert len(delivered) == 1 and delivered[0]["message"] == NOTICE_FLEX
+    assert delivered[0]["retry_key"] == retry_key
+
+
+@pytest.mark.parametrize("messages", [[{"type": "text", "text": str(i)} for i in range(6)], [{"type": "hologram"}],
+                                      [{"type": "text"}], "not a list"])
+def test_push_plain_refuses_what_the_sdk_refuses_before_calling_line(line, sim, friend, messages):
+    with pytest.raises(LineError) as failed:
+        line.push_plain(friend, messages, key())
+    assert failed.value.permanent and failed.value.status is None
+    assert sim.request_count(PUSH) == 0
+
+
+def test_push_plain_answers_lines_refusals_as_push_does(line, sim, friend):
+    with pytest.raises(LineError) as failed:
+        line.push_plain(friend, [{"type": "text", "text": "あ" * 5001}], key())
+    assert failed.value.status == 400 and failed.value.permanent
+    assert "messages[0].text" in failed.value.reason

@@ -372,3 +372,47 @@ def test_text_length_is_counted_in_utf16_units(bmp, astral):
     errors = validate_messages([text(value)]) if value else []
     assert utf16_len(value) == bmp + 2 * astral
     assert bool(errors) == (bmp + 2 * astral > 5000)
+
+
+def test_many_friends_are_added_at_once_and_pushes_reach_them(sim):
+    users = ["U" + uuid.uuid4().hex for _ in range(3)]
+    response = requests.post(f"{sim.base_url}/_sim/users", timeout=10,
+                             json={"users": [{"user_id": u, "display_name": "利用者"} for u in users]})
+    assert response.status_code == 201 and response.json() == {"created": 3}
+    assert post(sim, "/v2/bot/message/push", {"to": users[1], "messages": [text("x")]}).status_code == 200
+    bad = requests.post(f"{sim.base_url}/_sim/users", json={"users": [{"user_id": "nope"}]}, timeout=10)
+    assert bad.status_code == 400
+
+
+def test_it_serves_under_gunicorn_in_its_own_process(tmp_path):
+    """`notifier line-sim --server gunicorn` (the bench's simulator): one worker, bodies still validated."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = os.path.join(os.path.dirname(sys.executable), "notifier")
+    proc = subprocess.Popen([exe, "line-sim", "--port", str(port), "--server", "gunicorn", "--threads", "2",
+                             "--access-token", ACCESS_TOKEN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(f"{base}/_sim/health", timeout=1).raise_for_status()
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        user = "U" + uuid.uuid4().hex
+        requests.post(f"{base}/_sim/users", json={"users": [{"user_id": user}]}, timeout=10).raise_for_status()
+        ok = requests.post(f"{base}/v2/bot/message/push", headers=AUTH, timeout=10,
+                           json={"to": user, "messages": [{"type": "text", "text": "x"}]})
+        refused = requests.post(f"{base}/v2/bot/message/push", headers=AUTH, timeout=10,
+                                json={"to": user, "messages": [{"type": "text"}]})
+        assert ok.status_code == 200 and refused.status_code == 400
+        assert refused.json()["details"][0]["property"] == "messages[0].text"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, g, request
+from gunicorn.app.base import BaseApplication
 from werkzeug.serving import make_server, run_simple
 
 from . import DEFAULT_LOGIN_CHANNEL_ID, api, control, phone, spec
@@ -139,11 +140,37 @@ def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> SimSe
     return SimServer(app=app, host=host, port=server.server_port, _server=server, _thread=thread)
 
 
-def run_sim(host: str = "127.0.0.1", port: int = 8765, **kw) -> None:
-    """Run the simulator in the foreground until interrupted (`notifier line-sim`)."""
+def run_sim(host: str = "127.0.0.1", port: int = 8765, *, server: str = "werkzeug", threads: int = 8,
+            **kw) -> None:
+    """Run the simulator in the foreground until interrupted (`notifier line-sim`).
+
+    server "werkzeug": Flask's development server (one thread per request, every request logged).
+    server "gunicorn": one gunicorn gthread worker with `threads` threads and no access log, for load
+    (`notifier bench --dispatch`). One worker only: users, retry keys and the quota live in this
+    process's memory, so a second worker would be a second LINE. Every body is validated either way.
+    """
     kw.setdefault("channel_secret", "sim-channel-secret")
     kw.setdefault("access_token", "sim-access-token")
     kw.setdefault("webhook_url", None)
     app = create_sim_app(**kw)
     logger.info("LINE simulator on http://%s:%s/phone/", host, port)
+    if server == "gunicorn":
+        _SimGunicorn(app, {"bind": f"{host}:{port}", "workers": 1, "threads": threads,
+                           "worker_class": "gthread", "timeout": 120, "keepalive": 30, "accesslog": None,
+                           "loglevel": "warning"}).run()
+        return
     run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+class _SimGunicorn(BaseApplication):
+    def __init__(self, app, options: dict):
+        self._app = app
+        self._options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self._app

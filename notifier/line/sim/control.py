@@ -50,6 +50,8 @@ def list_users():
 @bp.post("/users")
 def create_user():
     body = _json_body() or request.form.to_dict()
+    if isinstance(body.get("users"), list):
+        return _create_users(body["users"])
     name = (body.get("display_name") or body.get("displayName") or "").strip()
     if not name:
         return _bad("display_name is required")
@@ -66,6 +68,24 @@ def create_user():
         out["follow"] = line.follow(user.user_id)
         out.update(line.require_user(user.user_id).to_dict())
     return jsonify(out), 201
+
+
+def _create_users(users: list):
+    """Many friends at once (`{"users": [{"user_id", "display_name"}, ...]}`, for load tests): each
+    is a friend who follows, with the given id; no webhook is sent."""
+    state = sim().state
+    for i, u in enumerate(users):
+        if not isinstance(u, dict) or not USER_ID_RE.match(str(u.get("user_id") or "")):
+            return _bad(f"users[{i}].user_id must look like U + 32 hex digits")
+    created = 0
+    with state.lock:
+        for u in users:
+            try:
+                state.add_user(str(u.get("display_name") or "利用者"), user_id=u["user_id"], friend=True)
+                created += 1
+            except ValueError:
+                pass
+    return jsonify({"created": created}), 201
 
 
 @bp.get("/users/<user_id>")
