@@ -39,9 +39,10 @@ from sqlalchemy.orm import Session
 from notifier import audit, clock
 from notifier.consent.state import person_state
 from notifier.line.errors import LineError
-from notifier.models import SOURCE_TABLES, ConsentEvent, Delivery, LineAccount, Notice, OutboxAlert
+from notifier.models import SOURCE_TABLES, Delivery, LineAccount, Notice, OutboxAlert
 from notifier.outbox import rate as send_rate
 from notifier.residents import current_condition
+from notifier.vector import isin
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +169,15 @@ def _batch(session: Session, ids: list[int]) -> pd.DataFrame:
 def send_time_reasons(session: Session, batch: pd.DataFrame, today) -> pd.Series:
     """Per delivery: None when it may still go, else why not (unfollowed / withdrawn / moved_out)."""
     atena = batch["atena_no"].unique().tolist()
-    events = pd.DataFrame(session.execute(
-        select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
-               ConsentEvent.occurred_at).where(ConsentEvent.atena_no.in_(atena))).all(),
-        columns=["id", "atena_no", "scope", "action", "occurred_at"])
-    state = person_state(events)
+    from notifier.consent.service import load_events
+    state = person_state(load_events(session, atena))
     notify = set(state.index[state["notify"]]) if len(state) else set()
     jumin = SOURCE_TABLES["juminhyo"]
     current = set(session.scalars(select(jumin.c.atena_no).where(jumin.c.atena_no.in_(atena),
                                                                   current_condition(jumin, today))))
     reasons = pd.Series([None] * len(batch), index=batch.index, dtype=object)
-    reasons[~batch["atena_no"].isin(current)] = "moved_out"
-    reasons[~batch["atena_no"].isin(notify)] = "withdrawn"
+    reasons[~isin(batch["atena_no"], current)] = "moved_out"
+    reasons[~isin(batch["atena_no"], notify)] = "withdrawn"
     reasons[~batch["reachable"].astype(bool) | (batch["linked"] != batch["atena_no"])] = "unfollowed"
     return reasons
 
