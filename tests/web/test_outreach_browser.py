@@ -21,6 +21,13 @@ def test_a_coordinator_works_a_case_and_another_school_cannot_see_it(chromium, c
     errors: list[str] = []
     ctx, page = new_page(chromium, errors)
     sign_in(page, url, s, user(s, users["coordinator"]))
+    # The coordinators' home page: the consent uptake chart renders (no eligibility run yet here, so
+    # no funnel; tests/outreach/test_funnel.py draws that one).
+    page.goto(f"{url}/")
+    chart = page.locator("svg.chart[role=img]").first
+    assert chart.is_visible() and chart.bounding_box()["width"] > 300
+    assert "通知に同意している世帯数" in chart.get_attribute("aria-label")
+    page.screenshot(path=str(screenshot_dir / "outreach-0-dashboard.png"), full_page=True)
     page.get_by_role("link", name="見守りケース").first.click()
     page.wait_for_url(f"{url}/outreach/")
     first = page.locator("table.worklist tbody tr").first
