@@ -31,7 +31,7 @@ def funnel_svg(stages: list[tuple[str, int]], *, title: str, width: int = 640) -
             f'<text x="{label_w + bar_space + 8}" y="{y + row_h * 0.68:.0f}" font-size="14" fill="{TEXT}">'
             f'{count:,}{share}</text>')
     alt = "、".join(f"{label} {count:,}" for label, count in stages)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
+    return (f'<svg role="img" viewBox="0 0 {width} {height}" width="100%" '
             f'class="chart" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
             f'<title>{escape(title)}</title>{"".join(rows)}</svg>')
 
@@ -54,7 +54,7 @@ def columns_svg(points: list[tuple[str, int]], *, title: str, width: int = 640) 
             f'<text x="{x + bar_w / 2:.1f}" y="{y - 5}" text-anchor="middle" font-size="12" fill="{TEXT}">{count:,}</text>'
             + _axis_label(label, i, x + bar_w / 2, height - bottom + 16))
     alt = "、".join(f"{label} {count:,}" for label, count in points)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} {height}" width="100%" '
+    return (f'<svg role="img" viewBox="0 0 {width} {height}" width="100%" '
             f'class="chart" font-family="{FONT}" aria-label="{escape(title)}：{escape(alt)}">'
             f'<title>{escape(title)}</title>'
             f'<line x1="0" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" stroke="#767676"/>'

@@ -3,7 +3,8 @@
 
 Who may download which kind (no schema change; roles from contract.ROLES):
 - masked (pseudonymised, for partners): coordinators (and admins);
-- identified (世帯番号, 宛名番号): coordinators and admins — city staff who already see the worklist;
+- identified (世帯番号, 宛名番号): coordinators (and admins) who also hold the child-welfare permission
+  (要対協 cases named person by person are child-welfare information);
 - key_table (仮名ID → 宛名番号, 氏名): admins only, so the file that undoes the masking is made by few.
 A refusal is 403 with an `access_denied` audit row, like every other page.
 """
@@ -45,7 +46,10 @@ def export_csv():
     kind = request.args.get("kind", "masked")
     if kind not in EXPORT_ROLES:
         raise bad_request("出力の種類は masked、identified、key_table のいずれかです。")
-    if not g.user.has_role(*EXPORT_ROLES[kind]):
+    allowed = g.user.has_role(*EXPORT_ROLES[kind])
+    if kind == "identified":
+        allowed = allowed and g.user.child_welfare_permission
+    if not allowed:
         audit.record(db.session(), "access_denied", actor=current_actor(), detail={"path": request.path, "kind": kind})
         db.session().commit()
         abort(403)

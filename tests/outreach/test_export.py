@@ -262,7 +262,7 @@ def test_the_bulk_export_alert_fires_above_the_limit_and_not_at_it(app, db_sessi
 # --- the web ---------------------------------------------------------------------------------------
 def test_the_web_download_by_role(app, client, db_session, tmp_path):
     _city(app, db_session, tmp_path)
-    coordinator = create_staff(db_session, "coord", ["coordinator"])
+    coordinator = create_staff(db_session, "coord", ["coordinator"], child_welfare_permission=True)
     sign_in(client, db_session, coordinator)
     answer = client.get(f"/outreach/export.csv?organisation={SHAKYO}")
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
@@ -277,6 +277,11 @@ def test_the_web_download_by_role(app, client, db_session, tmp_path):
     assert [d.detail for d in denied] == [{"path": "/outreach/export.csv", "kind": "key_table"}]
     exports = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
     assert [(e.target_id, e.actor) for e in exports] == [("masked", "coord"), ("identified", "coord")]
+
+    plain = app.test_client()          # a coordinator without the child-welfare permission
+    sign_in(plain, db_session, create_staff(db_session, "coord2", ["coordinator"]))
+    assert plain.get("/outreach/export.csv").status_code == 200
+    assert plain.get("/outreach/export.csv?kind=identified").status_code == 403
 
     other = app.test_client()
     sign_in(other, db_session, create_staff(db_session, "cw", ["caseworker"]))
