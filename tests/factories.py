@@ -175,22 +175,3 @@ def matched_households(app, directory, n: int, *, rule_id: str = "shugaku_enjo",
     store_run(app.extensions["db_engine"], as_of, n, type("Evaluation", (), {"matches": matches}), versions,
               actor="test", summary={rid: {"evaluated": True} for rid in versions})
     return setai
-
-
-def queued_deliveries(app, directory, n: int, *, rule_id: str = "shugaku_enjo", as_of=None,
-                      public_base_url: str = "https://notice.example.jp") -> list[int]:
-    """n queued deliveries the way enqueue makes them (matched_households, then `enqueue`), one per
-    household. Returns the delivery ids."""
-    from datetime import date
-
-    from sqlalchemy import select
-
-    from notifier import audit
-    from notifier.models import Delivery
-    from notifier.outbox.enqueue import enqueue
-    as_of = as_of or date(2026, 11, 2)
-    matched_households(app, directory, n, rule_id=rule_id, as_of=as_of)
-    with app.extensions["db_sessionmaker"]() as s:
-        enqueue(s, as_of, actor=audit.Actor.operator(), public_base_url=public_base_url)
-        s.commit()
-        return s.scalars(select(Delivery.id).order_by(Delivery.id)).all()

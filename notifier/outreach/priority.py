@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +36,24 @@ DEFAULT_SCHEME: dict = {
     "public_assistance": {"label": "生活保護世帯", "points": 1},
     "disability_child": {"label": "子どもに障害者手帳", "points": 1},
     "disability_guardian": {"label": "保護者に障害者手帳", "points": 1},
-    "young_mother": {"label": "若年の母（出産時20歳未満）", "max_age_at_birth": 19, "points": 1},
-    "many_children": {"label": "子どもが3人以上", "min_children": 3, "points": 1},
+    "young_mother": {"label": "若年の母", "max_age_at_birth": 19, "points": 1},
+    "many_children": {"label": "子どもの多い世帯", "min_children": 3, "points": 1},
     "twins": {"label": "多胎児（双子など）", "points": 1},
     "infant": {"label": "0歳の子ども", "points": 1},
 }
 SIGNALS = tuple(DEFAULT_SCHEME)
 CHILD_MAX_AGE = 17
+
+# The thresholds staff may tune beside the points: (lowest, highest, what the number counts). Every
+# other number in a scheme is a number of points.
+THRESHOLDS: dict[tuple[str, str], tuple[int, int, str]] = {
+    ("attendance", "months"): (1, 12, "直近の月数"),
+    ("absence_months", "months"): (1, 12, "直近の月数"),
+    ("absence_months", "min_absent_days"): (1, 31, "欠席日数（月あたり）"),
+    ("absence_months", "min_run"): (1, 12, "続いた月数"),
+    ("young_mother", "max_age_at_birth"): (12, 25, "出産時の年齢（以下）"),
+    ("many_children", "min_children"): (2, 10, "子どもの人数（以上）"),
+}
 
 
 class SchemeError(ValueError):
@@ -65,8 +77,54 @@ def validate_scheme(scheme: dict) -> dict:
             out[name][key] = value
     for name, spec in out.items():
         for key, value in spec.items():
-            _check_points(f"{name}.{key}", key, value)
+            if (name, key) in THRESHOLDS:
+                _check_threshold(name, key, value, spec["label"])
+            else:
+                _check_points(f"{name}.{key}", key, value)
+    belows = [b["below"] for b in out["attendance"]["bands"]]
+    if len(set(belows)) != len(belows):
+        raise SchemeError(f"{out['attendance']['label']}: 同じ割合の区分が二つあります。")
     return out
+
+
+def _check_threshold(name: str, key: str, value, label: str) -> None:
+    low, high, counts = THRESHOLDS[(name, key)]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SchemeError(f"{name}.{key}（{label}・{counts}）: {low} 以上 {high} 以下の整数を入力してください。")
+
+
+def scheme_from_form(form: Mapping[str, str], base: dict) -> dict:
+    """The scheme a points-table form describes, over `base` (pure; the form's names are
+    `<signal>.<key>`, `<signal>.<key>.<sub>`, `attendance.bands.<i>` for a band's points and
+    `attendance.bands.<i>.below` for its threshold in percent). Raises SchemeError naming the field."""
+    out = copy.deepcopy(base)
+    for name, raw in form.items():
+        if "." not in name or name.startswith("csrf"):
+            continue
+        parts = name.split(".")
+        spec = out.get(parts[0])
+        if spec is None:
+            raise SchemeError(f"{name}: 未知の項目です。")
+        raw = str(raw).strip()
+        if not raw.isdigit():
+            raise SchemeError(f"{spec['label']}（{name}）: 0 以上の整数を入力してください。")
+        value = int(raw)
+        bands = spec.get("bands") if parts[1] == "bands" else None
+        if bands is not None and len(parts) in (3, 4) and parts[2].isdigit() and int(parts[2]) < len(bands):
+            band = bands[int(parts[2])]
+            if len(parts) == 3:
+                band["points"] = value
+            elif parts[3] == "below" and 1 <= value <= 100:
+                band["below"] = value / 100
+            else:
+                raise SchemeError(f"{spec['label']}（{name}）: 出席比率は 1 以上 100 以下（%）で入力してください。")
+        elif len(parts) == 3 and isinstance(spec.get(parts[1]), dict) and parts[2] in spec[parts[1]]:
+            spec[parts[1]][parts[2]] = value
+        elif len(parts) == 2 and parts[1] in spec and isinstance(spec[parts[1]], int):
+            spec[parts[1]] = value
+        else:
+            raise SchemeError(f"{name}: 未知の項目です。")
+    return validate_scheme(out)
 
 
 def _check_points(where: str, key: str, value) -> None:

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from notifier import audit, clock, db
 from notifier.contract import CASE_OUTCOMES, CONTACT_KINDS, CONTACT_RESULTS, OUTREACH_ROUTES
-from notifier.outreach import cases, worklist
+from notifier.outreach import cases, priority, worklist
 from notifier.web import bad_request, current_actor, params, require_roles
 
 bp = Blueprint("outreach", __name__, url_prefix="/outreach")
@@ -131,32 +131,6 @@ def open_case():
 
 
 # --- the priority points table --------------------------------------------------------------------
-def _proposed(form, base: dict) -> dict:
-    """The scheme from the form: every points field is named `<signal>.<key>[.<sub>]`."""
-    import copy
-    out = copy.deepcopy(base)
-    for name, raw in form.items():
-        if name.count(".") < 1 or name.startswith("csrf"):
-            continue
-        parts = name.split(".")
-        if parts[0] not in out:
-            raise bad_request(f"{name}: 未知の項目です。")
-        raw = raw.strip()
-        if not raw.isdigit():
-            raise bad_request(f"{out[parts[0]]['label']}: 0 以上の整数を入力してください。")
-        value = int(raw)
-        spec = out[parts[0]]
-        if parts[1] == "bands" and len(parts) == 3 and parts[2].isdigit() and int(parts[2]) < len(spec["bands"]):
-            spec["bands"][int(parts[2])]["points"] = value
-        elif len(parts) == 3 and isinstance(spec.get(parts[1]), dict) and parts[2] in spec[parts[1]]:
-            spec[parts[1]][parts[2]] = value
-        elif len(parts) == 2 and parts[1] in spec and isinstance(spec[parts[1]], int):
-            spec[parts[1]] = value
-        else:
-            raise bad_request(f"{name}: 未知の項目です。")
-    return out
-
-
 @bp.route("/priority", methods=["GET", "POST"])
 @require_roles("coordinator")
 def priority_scheme():
@@ -164,7 +138,11 @@ def priority_scheme():
     row, scheme = cases.current_scheme(s)
     preview = None
     if request.method == "POST":
-        proposed = _proposed(request.form, scheme)
+        try:
+            proposed = priority.scheme_from_form(request.form, scheme)
+        except priority.SchemeError as exc:   # shown beside the form, with what was typed kept
+            return render_template("outreach/priority.html", scheme=scheme, row=row, preview=None,
+                                   error=str(exc), entered=request.form), 400
         if request.form.get("action") == "save":
             try:
                 cases.save_scheme(s, proposed, actor=current_actor(), as_of=clock.today_jst(),
@@ -177,12 +155,6 @@ def priority_scheme():
                 flash("点数表を保存し、対応中のケースの点数を計算し直しました。", "success")
                 return redirect(url_for("outreach.priority_scheme"))
         else:
-            try:
-                preview = cases.preview_scheme(s, proposed, clock.today_jst())
-            except Exception as exc:   # a scheme the validator refuses
-                from notifier.outreach.priority import SchemeError
-                if not isinstance(exc, SchemeError):
-                    raise
-                raise bad_request(str(exc)) from exc
+            preview = cases.preview_scheme(s, proposed, clock.today_jst())
             scheme = proposed
-    return render_template("outreach/priority.html", scheme=scheme, row=row, preview=preview)
+    return render_template("outreach/priority.html", scheme=scheme, row=row, preview=preview, error=None, entered={})

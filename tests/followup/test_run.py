@@ -19,7 +19,7 @@ from notifier.models import Notice, OutreachCase, OutreachCaseEvent
 from notifier.outbox import dispatch as d
 from tests.conftest import LINE_TOKEN
 from tests.factories import import_sources
-from tests.outbox.dispatch_helpers import queue, withdraw
+from tests.outbox.builders import queue, withdraw
 
 ACTOR = audit.Actor(label="test")
 

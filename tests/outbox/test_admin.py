@@ -2,50 +2,27 @@
 retry / cancel / resolve actions, each allowed only from the right status and audited."""
 from __future__ import annotations
 
-import itertools
 import json
-import uuid
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from notifier import audit, clock
-from notifier.models import AuditEvent, Delivery, LineAccount, Notice, OutboxAlert, RuleVersion
+from notifier.models import AuditEvent, Delivery, LineAccount, Notice, OutboxAlert
 from notifier.outbox import admin
 from tests.factories import create_staff, csrf_token, sign_in
+from tests.outbox import builders
 
 DAY = date(2026, 7, 1)
 ACTOR = audit.Actor(label="test")
 BODY = "就学援助のご案内（本文・表示してはいけない）"
 
 
-def _version(s) -> RuleVersion:
-    v = s.scalars(select(RuleVersion).where(RuleVersion.rule_id == "shugaku_enjo")).first()
-    if v is None:
-        v = RuleVersion(rule_id="shugaku_enjo", version=1, name="就学援助", definition="{}", content_hash="x",
-                        status="active", created_by="test")
-        s.add(v)
-        s.flush()
-    return v
-
-
-_households = itertools.count(100001)
-
-
-def make_delivery(s, status: str = "queued", *, setai_no: str | None = None, **values) -> Delivery:
-    v = _version(s)
-    setai_no = setai_no or f"{next(_households):010d}"
-    account = LineAccount(line_user_id="U" + uuid.uuid4().hex, atena_no="0000011")
-    notice = Notice(setai_no=setai_no, rule_id=v.rule_id, rule_version_id=v.id, as_of=DAY)
-    s.add_all([account, notice])
-    s.flush()
-    d = Delivery(notice_id=notice.id, line_account_id=account.id, atena_no="0000011", rule_id=v.rule_id,
-                 rule_version_id=v.id, message=json.dumps([{"type": "text", "text": BODY}], ensure_ascii=False),
-                 retry_key=str(uuid.uuid4()), status=status, **values)
-    s.add(d)
-    s.flush()
-    return d
+def make_delivery(s, status: str = "queued", **values) -> Delivery:
+    """A delivery whose body is BODY: no page or count may show it."""
+    return builders.make_delivery(s, status, message=json.dumps([{"type": "text", "text": BODY}], ensure_ascii=False),
+                                  **values)
 
 
 def test_counts_and_pages_say_nothing_of_bodies_or_line_users(db_session):

@@ -15,7 +15,7 @@ from notifier.line.client import LineClient
 from notifier.models import Delivery, LineAccount, Notice, OutboxAlert
 from notifier.outbox import dispatch as d
 from tests.conftest import LINE_TOKEN
-from tests.outbox.dispatch_helpers import queue, residents, statuses, withdraw
+from tests.outbox.builders import queue, residents, statuses, withdraw
 
 QUIET = (time(20, 0), time(9, 0))
 # 10:00 JST tomorrow: after every row the set-up makes (due now), inside sending hours.

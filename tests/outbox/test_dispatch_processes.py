@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from notifier.models import Delivery
 from tests.conftest import LINE_TOKEN
-from tests.outbox.dispatch_helpers import queue, residents, statuses
+from tests.outbox.builders import queue, residents, statuses
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,14 @@ import datetime as dt
 
 import pytest
 
-from notifier.outreach.priority import DEFAULT_SCHEME, SchemeError, reorder_preview, score, validate_scheme
+from notifier.outreach.priority import (
+    DEFAULT_SCHEME,
+    SchemeError,
+    reorder_preview,
+    scheme_from_form,
+    score,
+    validate_scheme,
+)
 from tests.factories import household_table
 
 AS_OF = dt.date(2026, 11, 1)          # FY2026: school age 5 = born 2020-04-02 … 2021-04-01
@@ -77,3 +84,33 @@ def test_a_bad_scheme_is_refused_naming_the_field(bad, words):
     with pytest.raises(SchemeError, match=words):
         validate_scheme(bad)
     assert validate_scheme({}) == DEFAULT_SCHEME
+
+
+def test_thresholds_are_tuned_like_points_and_change_who_gets_them():
+    t = table()
+    base = validate_scheme({})
+    tuned = scheme_from_form({"attendance.bands.1.below": "60", "many_children.min_children": "5",
+                              "young_mother.max_age_at_birth": "13", "absence_months.min_absent_days": "10",
+                              "csrf_token": "x", "note": "理由"}, base)
+    assert tuned["attendance"]["bands"][1] == {"below": 0.6, "points": 10}
+    assert base == DEFAULT_SCHEME            # the base is not changed in place
+    by = {x["signal"]: x["points"] for x in score(t, tuned).why("H1")}
+    # 62% attended is no longer under the second band's 60%: the third band (under 90%) gives 5
+    assert by["attendance"] == 5
+    # four children are not five; 14 at the birth is over 13; only October had 10+ absences (no run of 2)
+    assert not {"many_children", "young_mother", "absence_months"} & set(by)
+    assert {"many_children", "young_mother", "absence_months"} <= {x["signal"] for x in score(t).why("H1")}
+
+
+@pytest.mark.parametrize("form, words", [
+    ({"many_children.min_children": "1"}, r"many_children.min_children（子どもの多い世帯・子どもの人数（以上））: 2 以上 10 以下"),
+    ({"absence_months.months": "0"}, "1 以上 12 以下"),
+    ({"attendance.bands.0.below": "0"}, "1 以上 100 以下（%）"),
+    ({"attendance.bands.0.below": "80"}, "同じ割合の区分が二つ"),
+    ({"attendance.bands.5": "3"}, "attendance.bands.5: 未知の項目"),
+    ({"twins.points": "一"}, "多胎児（双子など）（twins.points）: 0 以上の整数"),
+    ({"twins.points": "1001"}, "0 以上 1000 以下"),
+])
+def test_a_bad_form_is_refused_naming_the_field(form, words):
+    with pytest.raises(SchemeError, match=words):
+        scheme_from_form(form, validate_scheme({}))

@@ -9,7 +9,7 @@ import time
 from sqlalchemy import select, update
 
 from notifier import clock
-from notifier.models import AuditEvent, OutreachCase
+from notifier.models import AuditEvent, OutreachCase, PriorityScheme
 from notifier.outreach import cases
 from tests.factories import csrf_token, sign_in
 from tests.outreach.casework import user
@@ -123,7 +123,20 @@ def test_the_points_table_page_previews_then_saves(casework):
     assert r.status_code == 302
     with app.extensions["db_sessionmaker"]() as s:
         assert s.get(OutreachCase, ids["91001"]).priority_points == 41
-    assert c.post("/outreach/priority", data={**form, "attendance.bands.1": "-5"}).status_code == 400
+    refused = c.post("/outreach/priority", data={**form, "attendance.bands.1": "-5"})
+    assert refused.status_code == 400 and 'role="alert"' in refused.get_data(as_text=True)
+    # thresholds: a refused one keeps the form as typed; a saved one rescores the open cases
+    bad = c.post("/outreach/priority", data={**form, "attendance.bands.0.below": "150", "action": "save"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "1 以上 100 以下（%）" in text and 'value="150"' in text   # what was typed stays
+    assert 'name="absence_months.min_absent_days"' in text and 'name="many_children.min_children"' in text
+    r = c.post("/outreach/priority", data={"csrf_token": token, "absence_months.min_absent_days": "20",
+                                           "action": "save", "note": "欠席の基準を上げる"})
+    assert r.status_code == 302
+    with app.extensions["db_sessionmaker"]() as s:
+        case = s.get(OutreachCase, ids["91001"])
+        assert case.priority_points == 31 and "absence_months" not in case.priority_signals   # 10 absences a month < 20
+        assert s.scalars(select(PriorityScheme.version).order_by(PriorityScheme.version.desc())).first() == 2
     school = _signed_in(app, users["school1"])
     assert school.get("/outreach/priority").status_code == 403
 

@@ -7,7 +7,7 @@ import pytest
 from notifier import clock
 from notifier.models import Delivery, OutboxAlert
 from tests.factories import create_staff
-from tests.outbox.test_admin import make_delivery
+from tests.outbox.builders import make_delivery
 from tests.web.test_rule_approval_browser import new_page, sign_in
 
 pytestmark = pytest.mark.browser

@@ -1,13 +1,17 @@
-"""Shared set-up for the dispatcher tests: residents who linked and consented, simulator users, and
-queued deliveries made the way enqueue makes them (one retry key each, a Flex notice as the message)."""
+"""The one place tests build deliveries without running eligibility: `queue` makes many queued
+deliveries in bulk for residents who linked and consented (simulator users, one retry key each, a Flex
+notice as the message, the way enqueue makes them); `make_delivery` makes one in any status, for the
+staff pages and their actions."""
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import date
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from notifier import bulk, clock
 from notifier.line.flex import notice_message
@@ -30,6 +34,36 @@ def residents(app, directory, n: int) -> list[str]:
     return atena
 
 
+def rule_version(s: Session) -> RuleVersion:
+    """The 就学援助 rule version deliveries point at: the loaded one, or a minimal one made here."""
+    v = s.scalars(select(RuleVersion).where(RuleVersion.rule_id == "shugaku_enjo")).first()
+    if v is None:
+        v = RuleVersion(rule_id="shugaku_enjo", version=1, name="就学援助", definition="{}", content_hash="x",
+                        status="active", created_by="test")
+        s.add(v)
+        s.flush()
+    return v
+
+
+_households = itertools.count(100001)
+
+
+def make_delivery(s: Session, status: str = "queued", *, setai_no: str | None = None,
+                  message: str = MESSAGE, **values) -> Delivery:
+    """One delivery in `status`, with its own notice and linked account (no consent, no residents)."""
+    v = rule_version(s)
+    setai_no = setai_no or f"{next(_households):010d}"
+    account = LineAccount(line_user_id="U" + uuid.uuid4().hex, atena_no="0000011")
+    notice = Notice(setai_no=setai_no, rule_id=v.rule_id, rule_version_id=v.id, as_of=DAY)
+    s.add_all([account, notice])
+    s.flush()
+    d = Delivery(notice_id=notice.id, line_account_id=account.id, atena_no="0000011", rule_id=v.rule_id,
+                 rule_version_id=v.id, message=message, retry_key=str(uuid.uuid4()), status=status, **values)
+    s.add(d)
+    s.flush()
+    return d
+
+
 def _insert(conn, table: str, frame: pd.DataFrame) -> None:
     stamps = {c for c in frame.columns if c.endswith("_at")}
     for c in stamps:
@@ -44,11 +78,7 @@ def queue(engine, atena: list[str], user_ids: list[str], *, consent: bool = True
     """Linked accounts (the simulator's user ids), notify consent, and one queued delivery each."""
     now = clock.now()
     with engine.begin() as conn:
-        version = conn.execute(select(RuleVersion.id).where(RuleVersion.rule_id == "shugaku_enjo")).scalar()
-        if version is None:
-            version = conn.execute(RuleVersion.__table__.insert().values(
-                rule_id="shugaku_enjo", version=1, name="就学援助", definition="{}", content_hash="x",
-                status="active", created_by="test", created_at=now)).inserted_primary_key[0]
+        version = rule_version(Session(bind=conn)).id
         n = len(atena)
         setai = [f"8{a}" for a in atena]
         # No explicit ids: PostgreSQL's sequences must stay ahead of the rows (enqueue inserts after these).
