@@ -1,10 +1,12 @@
-"""Time the coordinators' worklist and case page with 5,000 open cases on izumi data (issue 13).
+"""Time the coordinators' worklist, case page and dashboard with 5,000 open cases on izumi data (issue 13).
 
 A fresh database gets the izumi city through the operators' commands (`db upgrade`, `data import`,
-`link run`, `rules load`), then 5,000 open outreach cases for 5,000 current households, opened the way
+`link run`, `consent import`, `rules load`, `eligibility run`: the dashboard's funnel and consent
+uptake read those), then 5,000 open outreach cases for 5,000 current households, opened the way
 follow-up opens them (one bulk insert, then `score_cases` with the real household table, so every case
 has real priority points and signals). Then a signed-in coordinator requests, through the whole Flask
-app, the worklist's first page, a filtered page deep in the list, the waiting-time sort and a case page;
+app, the worklist's first page, a filtered page deep in the list, the waiting-time sort, a case page and
+the dashboard (the funnel, consent uptake, time to response and the month table);
 each is timed `--runs` times and the median, min and max are printed as JSON (milliseconds).
 
     python benchmarks/worklist.py instance/izumi [--postgres postgresql://postgres@127.0.0.1:5432/test]
@@ -45,8 +47,12 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": url, "NOTIFIER_ENV": "development"}
     notifier = str(Path(sys.executable).with_name("notifier"))
     repo = Path(__file__).resolve().parents[1]
-    for argv in (["db", "upgrade"], ["data", "import", str(args.city)], ["link", "run", "--as-of", str(AS_OF)],
-                 ["rules", "load", str(repo / "eligibility_rules"), "--activate"]):
+    commands = [["db", "upgrade"], ["data", "import", str(args.city)], ["link", "run", "--as-of", str(AS_OF)]]
+    if (args.city / "consent.csv").exists():
+        commands.append(["consent", "import", str(args.city / "consent.csv")])
+    commands += [["rules", "load", str(repo / "eligibility_rules"), "--activate"],
+                 ["eligibility", "run", "--as-of", str(AS_OF)]]
+    for argv in commands:
         subprocess.run([notifier, *argv], env=env, check=True, capture_output=True)
 
     import pandas as pd
@@ -90,7 +96,7 @@ def main() -> None:
         case_id = int(ids["id"].iloc[len(ids) // 2])
     pages = {"worklist first page": "/outreach/", "filtered, page 20 (csw, waiting sort)":
              "/outreach/?route=csw&sort=waiting&page=20", "area prefix + minimum wait": "/outreach/?area=27&wait=30",
-             "case page": f"/outreach/cases/{case_id}"}
+             "case page": f"/outreach/cases/{case_id}", "dashboard (funnel, uptake, months)": "/"}
     out = {"database": "postgresql" if args.postgres else "sqlite", "open_cases": len(ids),
            "setup_seconds (table + scoring)": round(setup_s, 1), "pages_ms": {}}
     for label, path in pages.items():

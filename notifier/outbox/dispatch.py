@@ -12,9 +12,10 @@ One run:
    is cancelled with the reason.
 5. Sends go through line-bot-sdk (`LineClient.push`) with the delivery's X-Line-Retry-Key, a few at a
    time in threads, on the shared rate schedule (`rate.py`). Outcomes are written per batch:
-   2xx / 409 → sent; 429 rate → retried soon; 429 monthly quota → the run stops, nothing is marked
-   failed, an alert is raised; 5xx / no answer → retried with exponential backoff and jitter, at most
-   MAX_ATTEMPTS over about a day; other 4xx → failed with LINE's status and message.
+   2xx / 409 → sent; 429 rate → retried after its Retry-After header (LINE documents none, so
+   usually RATE_LIMITED_RETRY_SECONDS), not counted as an attempt; 429 monthly quota → the run stops,
+   nothing is marked failed, an alert is raised; 5xx / no answer → retried with exponential backoff and
+   jitter, at most MAX_ATTEMPTS over about a day; other 4xx → failed with LINE's status and message.
 Logs carry counts and delivery ids only (no LINE user ids, no message bodies).
 """
 from __future__ import annotations
@@ -228,6 +229,8 @@ def _write(engine: Engine, outcomes: list[_Outcome], batch: pd.DataFrame, now: d
             wait = o.retry_after if o.retry_after is not None else (
                 RATE_LIMITED_RETRY_SECONDS if o.error_status == 429 else backoff_seconds(attempts[o.id], rng))
             values.update(status="queued", next=now + timedelta(seconds=wait))
+            if o.error_status == 429:   # LINE processes nothing it answers 429: not an attempt that failed
+                values["attempts"] = attempts[o.id] - 1
             result.retried += 1
         else:
             if o.status == "retry":

@@ -31,6 +31,7 @@ from linebot.v3.webhooks import (
 
 from notifier.line.sim.phone import safe_href
 from notifier.line.sim.signing import sign_body
+from notifier.line.sim.spec import load_spec, validator
 from notifier.line.sim.validation import utf16_len, validate_messages
 
 from .conftest import ACCESS_TOKEN, CHANNEL_SECRET
@@ -132,6 +133,51 @@ def test_a_retry_key_is_remembered_for_24_hours(sim, friend):
     assert post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("x")]}, **headers).status_code == 409
     sim.config(advance_seconds=2 * 3600)
     assert post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("x")]}, **headers).status_code == 200
+
+
+def lines_429(path: str = "/v2/bot/message/push") -> dict:
+    """What LINE's spec (messaging-api.yml) says a 429 from `path` is."""
+    return load_spec()["paths"][path]["post"]["responses"]["429"]
+
+
+def test_over_the_rate_limit_it_answers_lines_429_and_no_retry_after_by_default(sim, friend):
+    # LINE documents no Retry-After header: its spec declares only a body for the 429.
+    assert "headers" not in lines_429()
+    error_shape = validator(lines_429()["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1])
+    sim.config(rate_limit_per_second=1)
+    retry_key = str(uuid.uuid4())
+    assert post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("1")]}).status_code == 200
+    limited = post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("2")]},
+                   **{"X-Line-Retry-Key": retry_key})
+    assert limited.status_code == 429
+    assert limited.json() == {"message": "Too Many Requests"} and error_shape.is_valid(limited.json())
+    assert "Retry-After" not in limited.headers and limited.headers["x-line-request-id"]
+    # LINE processes nothing it answers 429: the key was not used up.
+    sim.config(rate_limit_per_second=None)
+    again = post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("2")]}, **{"X-Line-Retry-Key": retry_key})
+    assert again.status_code == 200
+    assert [m["message"]["text"] for m in sim.messages(friend)] == ["1", "2"]
+
+
+def test_a_retry_after_on_the_rate_limit_429_is_sent_only_when_configured(sim, friend):
+    assert sim.config()["rate_limit_retry_after"] is None
+    assert sim.config(rate_limit_per_second=1, rate_limit_retry_after=7)["rate_limit_retry_after"] == 7
+    assert post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("1")]}).status_code == 200
+    limited = post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("2")]})
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
+    assert limited.json() == {"message": "Too Many Requests"}
+    assert sim.config(rate_limit_retry_after=None)["rate_limit_retry_after"] is None
+    unasked = post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("3")]})
+    assert unasked.status_code == 429 and "Retry-After" not in unasked.headers
+    # Only the rate limit waits: the monthly quota's 429 never carries the header.
+    sim.config(rate_limit_per_second=None, rate_limit_retry_after=7)
+    sim.faults(quota_exhausted=True)
+    quota = post(sim, "/v2/bot/message/push", {"to": friend, "messages": [text("4")]})
+    assert quota.status_code == 429 and "Retry-After" not in quota.headers
+    for bad in (-1, 1.5, "7", True):
+        assert requests.post(f"{sim.base_url}/_sim/config", json={"rate_limit_retry_after": bad},
+                             timeout=10).status_code == 400
+    assert len(sim.messages(friend)) == 1
 
 
 def test_multicast_refuses_more_than_500_recipients(sim):

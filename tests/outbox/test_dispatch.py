@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, time, timedelta
 
 import pytest
+import requests
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -118,6 +119,65 @@ def test_after_the_last_attempt_a_delivery_fails_with_the_reason(stack, tmp_path
     assert result.failed == 1
     with engine.connect() as conn:
         assert "10回試しても送れませんでした" in conn.execute(select(Delivery.error_message)).scalar()
+
+
+def sim_config(stack, **config) -> dict:
+    """Set the simulator's rate limit (and its Retry-After) through its control API."""
+    response = requests.post(f"{stack[0].sim_url}/_sim/config", json=config, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def push_log(sim) -> list[tuple[str, int]]:
+    """(retry key, status) of every push the simulator answered, in order."""
+    with sim.state.lock:
+        return [(r["retry_key"], r["status"]) for r in sim.state.requests if r["path"] == "/v2/bot/message/push"]
+
+
+def test_a_rate_limited_push_waits_as_long_as_line_asks_and_then_goes_once_with_the_same_key(stack, tmp_path):
+    atena, ids = setup(stack, tmp_path, 3)
+    line_stack, engine, _ = stack
+    start = clock.jst_to_utc(DAYTIME)
+    with engine.begin() as conn:   # each on its last attempt: a 429 must not use it up
+        conn.execute(update(Delivery).values(attempts=d.MAX_ATTEMPTS - 1, first_attempt_at=start))
+        keys = dict(conn.execute(select(Delivery.id, Delivery.retry_key)).all())
+    sim_config(stack, rate_limit_per_second=1, rate_limit_retry_after=30)
+    first = run(stack, threads=1)
+    assert (first.sent, first.retried, first.failed) == (1, 2, 0)
+    with Session(engine) as s:
+        waiting = s.scalars(select(Delivery).where(Delivery.status == "queued")).all()
+    assert len(waiting) == 2
+    for row in waiting:
+        assert (row.error_status, row.error_message) == (429, "Too Many Requests")
+        assert row.next_attempt_at == start + timedelta(seconds=30)
+        assert row.attempts == d.MAX_ATTEMPTS - 1 and row.claimed_by is None
+    limited = {key for key, status in push_log(line_stack.sim) if status == 429}
+    assert limited == {keys[row.id] for row in waiting}
+
+    sim_config(stack, rate_limit_per_second=None)
+    assert run(stack, at=DAYTIME + timedelta(seconds=29)).sent == 0          # not before LINE's time
+    assert len(push_log(line_stack.sim)) == 3
+    later = run(stack, at=DAYTIME + timedelta(seconds=30))
+    assert (later.sent, later.retried, later.failed) == (2, 0, 0)
+    assert set(statuses(engine).values()) == {"sent"}
+    assert {key for key, status in push_log(line_stack.sim)[3:] if status == 200} == limited
+    assert pushes(line_stack.sim) == Counter({key: 1 for key in keys.values()})
+
+
+def test_without_a_retry_after_a_rate_limited_push_waits_rate_limited_retry_seconds(stack, tmp_path):
+    atena, ids = setup(stack, tmp_path, 2)
+    line_stack, engine, _ = stack
+    sim_config(stack, rate_limit_per_second=1)                                # as LINE: no Retry-After
+    assert run(stack, threads=1).retried == 1
+    with Session(engine) as s:
+        row = s.scalars(select(Delivery).where(Delivery.status == "queued")).one()
+    assert row.error_status == 429 and row.attempts == 0
+    assert row.next_attempt_at == clock.jst_to_utc(DAYTIME) + timedelta(seconds=d.RATE_LIMITED_RETRY_SECONDS)
+    sim_config(stack, rate_limit_per_second=None)
+    assert run(stack, at=DAYTIME + timedelta(seconds=d.RATE_LIMITED_RETRY_SECONDS)).sent == 1
+    with engine.connect() as conn:
+        keys = conn.execute(select(Delivery.retry_key)).scalars().all()
+    assert pushes(line_stack.sim) == Counter({key: 1 for key in keys})
 
 
 def test_the_monthly_quota_stops_the_run_marks_nothing_failed_and_alerts_staff(stack, tmp_path):

@@ -102,7 +102,7 @@ def _send(kind: str) -> Response:
                 response.headers["X-Line-Accepted-Request-Id"] = prior.request_id
                 return response
         if not state.rate_ok(request.path):
-            return error(429, "Too Many Requests")
+            return _rate_limited(state.rate_limit_retry_after)
 
         messages = body.get("messages")
         # LINE's schema and documented limits: the same answer LINE gives, a 400 naming each property.
@@ -140,6 +140,20 @@ def _send(kind: str) -> Response:
         g.fail_after_accept = state.roll("error_after_accept_rate")
 
     return jsonify({} if kind == "multicast" else {"sentMessages": sent})
+
+
+def _rate_limited(retry_after: int | None) -> Response:
+    """LINE's answer to a request over the rate limit.
+
+    LINE documents no Retry-After header here: neither the Messaging API reference (rate limits,
+    error responses, "Handle HTTP status code 429 errors") nor line-openapi's messaging-api.yml,
+    whose 429 responses declare only an ErrorResponse body. So by default none is sent, and a client
+    must not rely on one; a test can ask for it (`/_sim/config` `rate_limit_retry_after`) to check
+    that a client which honours the header waits as long as it says.
+    """
+    if retry_after is None:
+        return error(429, "Too Many Requests")
+    return error(429, "Too Many Requests", Retry_After=str(retry_after))
 
 
 @bp.post("/v2/bot/message/validate/<kind>")

@@ -161,7 +161,14 @@ def config():
     line: LineSim = sim()
     if request.method == "POST":
         body = _json_body()
+        retry_after = body.get("rate_limit_retry_after")
+        if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, int)
+                                        or retry_after < 0):
+            return _bad("rate_limit_retry_after must be a whole number of seconds (≥ 0) or null")
         with line.state.lock:
+            if "rate_limit_retry_after" in body:
+                # Not LINE's behaviour (it documents no Retry-After): off unless a test asks for it.
+                line.state.rate_limit_retry_after = retry_after
             if "webhook_url" in body:
                 line.config.webhook_url = body["webhook_url"] or None
             if "rate_limit_per_second" in body:
@@ -175,6 +182,7 @@ def config():
     return jsonify({
         "webhook_url": line.config.webhook_url,
         "rate_limit_per_second": line.state.rate_limit_per_second,
+        "rate_limit_retry_after": line.state.rate_limit_retry_after,
         "reply_token_ttl": line.state.reply_token_ttl,
         "clock_offset": line.state.clock_offset,
         "login_channel_id": line.config.login_channel_id,

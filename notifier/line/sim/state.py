@@ -89,6 +89,8 @@ class SimState:
         self.seed = seed
         self.reply_token_ttl = reply_token_ttl
         self.rate_limit_per_second = rate_limit_per_second
+        # Seconds for a Retry-After header on the rate-limit 429; None (the default, as at LINE): none.
+        self.rate_limit_retry_after: int | None = None
         self.clock_offset = 0.0
         self.reset()
 
