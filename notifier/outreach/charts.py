@@ -36,11 +36,11 @@ def funnel_svg(stages: list[tuple[str, int]], *, title: str, width: int = 640) -
             f'<title>{escape(title)}</title>{"".join(rows)}</svg>')
 
 
-def columns_svg(points: list[tuple[str, int]], *, title: str, width: int = 640) -> str:
+def columns_svg(points: list[tuple[str, int]], *, title: str, width: int = 640, height: int = 200) -> str:
     """Vertical bars over time (one per label, left to right), each with its count above it and its
     label below; the tallest bar fills the height."""
     n = max(1, len(points))
-    top, bottom, height = 22, 40, 200
+    top, bottom = 22, 40
     slot = width / n
     bar_w = max(6, slot * 0.6)
     peak = max((c for _, c in points), default=0)
