@@ -172,7 +172,7 @@ def target_text(target_type: str | None, target_id: str | None, names: Names) ->
     if target_type == "outreach_case":
         return f"見守りケース No.{tid}"
     if target_type == "priority_scheme":
-        return f"優先度の点数表 第{tid}版"
+        return f"優先度の点数表 第{tid}版" if tid.isdigit() and tid != "0" else "優先度の点数表（初期設定）"
     if target_type == "worklist":
         return "見守りケースの一覧"
     return f"{TARGET_LABELS.get(target_type, target_type)} {tid}".strip()
@@ -309,7 +309,16 @@ def _case_change(d: dict) -> list[str]:
     return lines
 
 
+SCHEME_PAGES = {"priority": "優先度の点数表の画面を表示",
+                "priority_preview": "点数表の変更案を試算し、その場合の世帯の点数と順位を表示（保存はしていません）"}
+
+
 def _view_worklist(d: dict) -> list[str]:
+    if d.get("page") in SCHEME_PAGES:            # the points table page (cases.record_scheme_view)
+        lines = [SCHEME_PAGES[d["page"]]]
+        if "households" in d:
+            lines.append(f"表示した世帯 {value_text(d['households'])} 件")
+        return lines
     lines = [f"表示 {value_text(d.get('rows', 0))} 件（条件に当てはまるのは {value_text(d.get('total', 0))} 件）"]
     if d.get("filters"):
         lines.append("絞り込み：" + "、".join(f"{FILTER_LABELS.get(k, k)} {v}" for k, v in d["filters"].items()))
@@ -428,7 +437,7 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "case_change": (_case_change, frozenset({"responded", "reminders", "cases_opened", "cases_closed", "change",
                                              "organisation", "contact_kind", "result", "outcome"})),
     "view_case": (_none, frozenset()),
-    "view_worklist": (_view_worklist, frozenset({"rows", "total", "filters"})),
+    "view_worklist": (_view_worklist, frozenset({"rows", "total", "filters", "page", "households"})),
     "priority_change": (_priority_change, frozenset({"from_version", "signals", "rescored"})),
     "delivery_change": (_delivery_change, frozenset({"change", "from", "to", "kind"})),
     "access_denied": (_access_denied, frozenset({"path"})),

@@ -73,6 +73,8 @@ RECORDED = [
     ("case_change", "outreach_case", "7", {"change": "contact", "contact_kind": "visit", "result": "会えた・話せた"}),
     ("view_case", "outreach_case", "7", None),
     ("view_worklist", "worklist", None, {"filters": {"route": "csw"}, "rows": 3, "total": 3}),
+    ("view_worklist", "priority_scheme", "0", {"page": "priority"}),
+    ("view_worklist", "priority_scheme", "2", {"page": "priority_preview", "households": 20}),
     ("priority_change", "priority_scheme", "2", {"from_version": 1, "signals": ["attendance"], "rescored": 40}),
 ]
 
@@ -126,3 +128,13 @@ def test_unknown_keys_are_still_words():
     assert detail_lines("case_change", {"status": "closed", "flag": True, "ids": [1, 2], "n": 12000}) == (
         "結果：closed", "flag：はい", "ids：1、2", "n：12,000")
     assert value_text(None) == "なし" and value_text({"rows": 2}) == "件数：2"
+
+
+def test_a_view_of_the_points_table_and_a_preview_read_as_sentences():
+    assert detail_lines("view_worklist", {"page": "priority"}) == ("優先度の点数表の画面を表示",)
+    assert detail_lines("view_worklist", {"page": "priority_preview", "households": 1200}) == (
+        "点数表の変更案を試算し、その場合の世帯の点数と順位を表示（保存はしていません）", "表示した世帯 1,200 件")
+    assert target_text("priority_scheme", "0", NAMES) == "優先度の点数表（初期設定）"
+    assert target_text("priority_scheme", "3", NAMES) == "優先度の点数表 第3版"
+    # the worklist's own rows read as before
+    assert detail_lines("view_worklist", {"rows": 3, "total": 3}) == ("表示 3 件（条件に当てはまるのは 3 件）",)

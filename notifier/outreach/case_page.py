@@ -3,9 +3,11 @@ its reasons, the notices, reminders and opens, the household's consent history, 
 the legal basis for sharing, and the case's contacts and outcomes. A few small queries for one
 household; the view is audited here.
 
-Hidden by permission: reasons built on tax data without the tax permission; reasons and signals
-built on 家庭児童相談 (child-welfare) data without the child-welfare permission. A caseworker sees
-neither, nor the consent history, only what their route needs.
+Hidden by permission, as on the household page: reasons built on tax data without the tax
+permission; reasons and priority signals built on welfare or child-welfare data (生活保護, 児童扶養手当,
+家庭児童相談) without the child-welfare permission. A caseworker sees neither, whatever flags their
+account carries, nor the consent history, only the reasons and signals their route needs. Hidden items
+are counted, never named, and a signal's points still count toward the total.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from notifier.models import (
     PupilLink,
 )
 from notifier.outreach import cases as case_service
+from notifier.outreach.household import WELFARE_CLASSES
 from notifier.residents import current_condition
 
 HIDDEN_NOTE = "権限がないため表示していません"
@@ -46,6 +49,7 @@ class CasePage:
     notices: list[dict]
     consents: list[dict] | None
     signals: list[dict]
+    hidden_signals: int
     events: list[dict]
     legal_basis: str
     sees_consents: bool = True
@@ -91,15 +95,16 @@ def _reasons(session: Session, case: OutreachCase, viewer) -> tuple[list[str], i
             raw = session.scalar(select(EligibilityMatch.reasons).where(EligibilityMatch.id == match_id))
     reasons = json.loads(raw) if raw else []
     shown, hidden = [], 0
+    hidden_classes = ({"tax"} if not case_service.sees_tax(viewer) else set()) \
+        | (WELFARE_CLASSES if not case_service.sees_child_welfare(viewer) else set())
     for r in reasons:
         sens = set(r.get("sensitivity") or ())
-        if ("tax" in sens and not viewer.sees_tax) or ("child-welfare" in sens and not viewer.child_welfare_permission) \
-                or (sens - {"education"} and not case_service.sees_all(viewer)):
+        if sens & hidden_classes or (sens - {"education"} and not case_service.sees_all(viewer)):
             hidden += 1
             continue
         try:
             shown.append(reason_text(r))
-        except KeyError:      # a criterion no longer in the catalogue: its stored label
+        except (KeyError, TypeError, ValueError):   # a criterion no longer in the catalogue: its stored label
             shown.append(str(r.get("label", "")))
     return shown, hidden
 
@@ -124,8 +129,8 @@ def _notices(session: Session, case: OutreachCase) -> list[dict]:
         if did is not None:
             n["deliveries"] += 1
             n["statuses"].append(status)
-            if opens.get(did) and n["opened_at"] is None:
-                n["opened_at"] = opens[did][0]
+            if opens.get(did) and (n["opened_at"] is None or opens[did][0] < n["opened_at"]):
+                n["opened_at"] = opens[did][0]     # the first open over all the notice's deliveries
     return list(out.values())
 
 
@@ -147,9 +152,8 @@ def case_page(session: Session, case_id: int, *, viewer, actor, today: date) -> 
     reasons, hidden = _reasons(session, case, viewer)
     full = case_service.sees_all(viewer)
     names = {m["atena_no"]: m["name"] for m in people}
-    signals = [{**s, "member_name": names.get(s.get("member"), "") if s.get("member") else ""}
-               for s in (case.priority_signals or [])
-               if full or s.get("signal") in ("attendance", "absence_months", "not_in_nursery", "missed_checkup")]
+    shown, hidden_signals = case_service.visible_signals(case.priority_signals, viewer)
+    signals = [{**s, "member_name": names.get(s.get("member"), "") if s.get("member") else ""} for s in shown]
     events = [{"kind": e.kind, "detail": e.detail or {}, "actor": e.actor, "at": e.at}
               for e in case_service.events_of(session, case.id)]
     audit.record(session, "view_case", actor=actor, target_type="outreach_case", target_id=case.id)
@@ -157,4 +161,5 @@ def case_page(session: Session, case_id: int, *, viewer, actor, today: date) -> 
                     route_label=OUTREACH_ROUTES.get(case.route, case.route), members=people, reasons=reasons,
                     hidden_reasons=hidden, notices=_notices(session, case),
                     consents=_consents(session, [m["atena_no"] for m in people]) if full else None,
-                    signals=signals, events=events, legal_basis=case.legal_basis, sees_consents=full)
+                    signals=signals, hidden_signals=hidden_signals, events=events, legal_basis=case.legal_basis,
+                    sees_consents=full)

@@ -43,6 +43,38 @@ def sees_all(viewer) -> bool:
     return viewer.has_role("coordinator")
 
 
+def sees_tax(viewer) -> bool:
+    """Tax-derived values: a coordinator (or admin) with the tax permission; a caseworker never, even
+    if the flag was set on their account by mistake."""
+    return sees_all(viewer) and bool(viewer.sees_tax)
+
+
+def sees_child_welfare(viewer) -> bool:
+    """生活保護, 児童扶養手当 and 家庭児童相談 (welfare and child-welfare sources): a coordinator (or admin)
+    with the child-welfare permission, as on the household page; a caseworker never."""
+    return sees_all(viewer) and bool(viewer.child_welfare_permission)
+
+
+# The signals a caseworker's route needs (school attendance, nursery, check-ups), and the signals built
+# on welfare sources (生活保護; 児童扶養手当 within ひとり親), which the household page shows only with the
+# child-welfare permission. Every signal's points count toward the order whoever looks.
+ROUTE_SIGNALS = frozenset({"attendance", "absence_months", "not_in_nursery", "missed_checkup"})
+WELFARE_SIGNALS = frozenset({"public_assistance", "single_parent"})
+
+
+def visible_signals(signals, viewer) -> tuple[list[dict], int]:
+    """(the priority signals `viewer` may read, how many others are hidden)."""
+    shown, hidden = [], 0
+    full, welfare = sees_all(viewer), sees_child_welfare(viewer)
+    for s in signals or []:
+        name = s.get("signal")
+        if (not full and name not in ROUTE_SIGNALS) or (name in WELFARE_SIGNALS and not welfare):
+            hidden += 1
+        else:
+            shown.append(s)
+    return shown, hidden
+
+
 def visible_condition(viewer):
     """The SQL condition for the cases `viewer` may see (a caseworker: their organisation's only)."""
     if sees_all(viewer):
@@ -122,6 +154,16 @@ def preview_scheme(session: Session, proposed: dict, as_of: date, *, top: int = 
     households = sorted(set(cases["setai_no"].astype(str)))
     current = cases.groupby("setai_no")["priority_points"].max().reindex(households).fillna(0).astype(int)
     return priority.reorder_preview(current, priority.score(table, s, setai_nos=households).points, top=top)
+
+
+def record_scheme_view(session: Session, row: PriorityScheme | None, *, actor,
+                       preview: list[dict] | None = None) -> None:
+    """The audit row of a view of the points table page: the worklist's view action on the table's
+    version (0: the shipped defaults). A preview lists households with their points, so its row says
+    how many (nothing is saved by a preview)."""
+    detail = {"page": "priority"} if preview is None else {"page": "priority_preview", "households": len(preview)}
+    audit.record(session, "view_worklist", actor=actor, target_type="priority_scheme",
+                 target_id=row.version if row is not None else 0, detail=detail)
 
 
 def save_scheme(session: Session, scheme: dict, *, actor, as_of: date, note: str | None = None) -> PriorityScheme:

@@ -1,6 +1,7 @@
 """The coordinators' worklist (見守りケース一覧): outreach cases filtered, sorted by priority points or
 waiting time, one page at a time, in two SQL queries (a count and the page) so it answers quickly with
-thousands of open cases. A caseworker's list holds only their organisation's cases."""
+thousands of open cases. A caseworker's list holds only their organisation's cases. The signals shown
+beside the points follow the case page's rule (cases.visible_signals)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from notifier.contract import OUTREACH_ROUTES
 from notifier.models import OutreachCase
-from notifier.outreach.cases import visible_condition
+from notifier.outreach.cases import visible_condition, visible_signals
 
 SORTS = {"priority": "優先度の高い順", "waiting": "待ち日数の長い順", "newest": "新しい順"}
 STATUSES = {"open": "対応中", "closed": "終了", "all": "すべて"}
@@ -117,8 +118,11 @@ def worklist(session: Session, f: Filters, *, viewer, today: date, page: int = 1
     out = []
     for r in rows:
         d = dict(r)
-        d["waiting_days"] = (today - r["as_of"]).days
-        d["signals"] = [s["label"] for s in (r["priority_signals"] or [])][:3]
+        # A closed case no longer waits (its count would grow for ever).
+        d["waiting_days"] = (today - r["as_of"]).days if r["status"] == "open" else None
+        shown, hidden = visible_signals(r["priority_signals"], viewer)
+        d["signals"] = [s["label"] for s in shown][:3]
+        d["hidden_signals"] = hidden       # counted in the points, not named (as on the case page)
         out.append(d)
     return Page(total=total, page=page, pages=pages, rows=out)
 

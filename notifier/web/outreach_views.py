@@ -141,8 +141,7 @@ def priority_scheme():
         try:
             proposed = priority.scheme_from_form(request.form, scheme)
         except priority.SchemeError as exc:   # shown beside the form, with what was typed kept
-            return render_template("outreach/priority.html", scheme=scheme, row=row, preview=None,
-                                   error=str(exc), entered=request.form), 400
+            return _priority_page(s, row, scheme, error=str(exc), entered=request.form, status=400)
         if request.form.get("action") == "save":
             try:
                 cases.save_scheme(s, proposed, actor=current_actor(), as_of=clock.today_jst(),
@@ -157,4 +156,12 @@ def priority_scheme():
         else:
             preview = cases.preview_scheme(s, proposed, clock.today_jst())
             scheme = proposed
-    return render_template("outreach/priority.html", scheme=scheme, row=row, preview=preview, error=None, entered={})
+    return _priority_page(s, row, scheme, preview=preview)
+
+
+def _priority_page(s, row, scheme, *, preview=None, error=None, entered=None, status=200):
+    """Render the points table page; every rendering is a view, audited."""
+    cases.record_scheme_view(s, row, actor=current_actor(), preview=preview)
+    s.commit()
+    return render_template("outreach/priority.html", scheme=scheme, row=row, preview=preview, error=error,
+                           entered=entered or {}), status

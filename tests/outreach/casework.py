@@ -83,3 +83,46 @@ def casework(app, tmp_path):
 def user(session, username):
     from notifier.auth.service import dao_get_user_by_username
     return dao_get_user_by_username(session, username)
+
+
+def notify(session, case_id: int, *, atena_no: str, sent_at, opened_at=None, reminder_sent_at=None):
+    """What the pipeline leaves behind a case that follow-up opened, for a case opened by hand: a notice
+    with a sent delivery to `atena_no`'s LINE account (its /r/ link opened at `opened_at`), and a
+    reminder sent at `reminder_sent_at` that was never opened. The case points at both, as follow-up's
+    do. Times are naive UTC. Returns (notice, reminder)."""
+    import uuid
+
+    from notifier.models import Delivery, LineAccount, LinkOpen, Notice, OutreachCase
+    from tests.outbox.builders import MESSAGE, rule_version
+    case = session.get(OutreachCase, case_id)
+    v = rule_version(session)
+    account = LineAccount(line_user_id="U" + uuid.uuid4().hex, atena_no=atena_no, linked_at=sent_at,
+                          link_channel="LINE", reachable=True, followed_at=sent_at)
+    notice = Notice(setai_no=case.setai_no, rule_id=case.rule_id, rule_version_id=v.id, as_of=sent_at.date(),
+                    first_sent_at=sent_at)
+    session.add_all([account, notice])
+    session.flush()
+
+    def delivery(n, at):
+        d = Delivery(notice_id=n.id, line_account_id=account.id, atena_no=atena_no, rule_id=case.rule_id,
+                     rule_version_id=v.id, message=MESSAGE, retry_key=str(uuid.uuid4()), status="sent",
+                     attempts=1, first_attempt_at=at, last_attempt_at=at, sent_at=at)
+        session.add(d)
+        session.flush()
+        return d
+
+    first = delivery(notice, sent_at)
+    if opened_at is not None:
+        first.first_opened_at = opened_at
+        session.add(LinkOpen(delivery_id=first.id, opened_at=opened_at))
+    reminder = None
+    if reminder_sent_at is not None:
+        reminder = Notice(kind="reminder", reminder_of=notice.id, setai_no=case.setai_no, rule_id=case.rule_id,
+                          rule_version_id=v.id, as_of=reminder_sent_at.date(), first_sent_at=reminder_sent_at)
+        session.add(reminder)
+        session.flush()
+        delivery(reminder, reminder_sent_at)
+    case.notice_id = notice.id
+    case.reminder_notice_id = reminder.id if reminder is not None else None
+    session.flush()
+    return notice, reminder

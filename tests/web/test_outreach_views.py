@@ -216,3 +216,236 @@ def test_reasons_from_child_welfare_data_need_the_child_welfare_permission(casew
         s.commit()
     page = _signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(as_text=True)
     assert "data-hidden-reasons" not in page
+
+
+# --- what the case page shows, and to whom ----------------------------------------------------------
+REASONS = [
+    {"criterion": "household_income_at_most", "key": "tax", "label": "世帯の合計所得金額が基準以下", "negated": False,
+     "path": "p1", "note": None, "params": {"base": 1_000_000, "per_person": 500_000}, "sensitivity": ["tax"],
+     "values": {"income": 1_234_567, "size": 2, "limit": 2_000_000}},
+    {"criterion": "open_family_consultation", "key": "kajiso", "label": "家庭児童相談が継続中の世帯員がいる",
+     "negated": False, "path": "p2", "note": None, "params": {}, "sensitivity": ["child-welfare"],
+     "values": {"relations": ["子"]}},
+    {"criterion": "receives", "key": "hogo", "label": "世帯員がサービスを受けている", "negated": False, "path": "p3",
+     "note": None, "params": {"source": "seikatsu_hogo"}, "sensitivity": ["welfare"],
+     "values": {"relations": ["世帯主"]}},
+    {"criterion": "has_enrolled_pupil", "key": "pupil", "label": "在籍する児童生徒がいる", "negated": False, "path": "p4",
+     "note": None, "params": {}, "sensitivity": ["education"], "values": {}},
+]
+WELFARE_WORDS = ("生活保護", "ひとり親", "児童扶養手当", "家庭児童相談", "所得", "1,234,567")
+
+
+def _section(html: str, heading_id: str) -> str:
+    start = html.index(f'id="{heading_id}"')
+    return html[start:html.index("</section>", start)]
+
+
+def _row(html: str, case_id: int) -> str:
+    start = html.index(f'data-case="{case_id}"')
+    return html[start:html.index("</tr>", start)]
+
+
+def _on_public_assistance(app, tmp_path, atena_no: str = "1001") -> None:
+    """The household's head receives 生活保護 (imported), and every open case is rescored."""
+    from tests.factories import import_sources
+    import_sources(app, tmp_path / "welfare", {"seikatsu_hogo": [{"宛名番号": atena_no, "保護開始日": "2024-04-01"}]})
+    with app.extensions["db_sessionmaker"]() as s:
+        cases.score_cases(s, cases.open_case_frame(s), clock.today_jst())
+        s.commit()
+
+
+def _permissions(app, username, **flags):
+    with app.extensions["db_sessionmaker"]() as s:
+        u = user(s, username)
+        for k, v in flags.items():
+            setattr(u, k, v)
+        s.commit()
+
+
+def test_welfare_signals_are_hidden_without_the_child_welfare_permission(casework, tmp_path):
+    """As on the household page, 生活保護 and ひとり親 (児童扶養手当) signals are shown only with the
+    child-welfare permission, on the case page and in the worklist; the points still count."""
+    app, ids, users = casework
+    cid = ids["91001"]
+    _on_public_assistance(app, tmp_path)
+    with app.extensions["db_sessionmaker"]() as s:
+        case = s.get(OutreachCase, cid)
+        assert {"public_assistance", "single_parent"} <= {x["signal"] for x in case.priority_signals}
+        points = case.priority_points
+    assert points == 22                                   # attendance 10, absences 10, single parent 1, 生活保護 1
+
+    c = _signed_in(app, users["coordinator"])
+    signals = _section(c.get(f"/outreach/cases/{cid}").get_data(as_text=True), "h-points")
+    assert f'data-points="{points}"' in signals
+    assert 'data-signal="attendance"' in signals and 'data-signal="absence_months"' in signals
+    assert 'data-hidden-signals="2"' in signals and "権限がないため表示していません" in signals
+    for word in WELFARE_WORDS:
+        assert word not in signals, word
+    listing = c.get("/outreach/").get_data(as_text=True)
+    assert listing.index(f'data-case="{cid}"') < listing.index(f'data-case="{ids["91003"]}"')   # the order holds
+    row = _row(listing, cid)
+    assert f'data-points="{points}"' in row and "出席比率" in row
+    assert "（権限のない情報を含みます）" in row
+    for word in WELFARE_WORDS:
+        assert word not in row, word
+    assert "（権限のない情報を含みます）" in _row(listing, ids["91003"])            # ひとり親 (0歳 shown)
+    assert "（権限のない情報を含みます）" not in _row(listing, ids["91002"])        # no signals at all
+
+    _permissions(app, users["coordinator"], child_welfare_permission=True)
+    c = _signed_in(app, users["coordinator"])
+    signals = _section(c.get(f"/outreach/cases/{cid}").get_data(as_text=True), "h-points")
+    assert 'data-signal="public_assistance"' in signals and "生活保護世帯" in signals
+    assert 'data-signal="single_parent"' in signals and "data-hidden-signals" not in signals
+    assert f'data-points="{points}"' in signals
+    listing = c.get("/outreach/").get_data(as_text=True)
+    assert "（権限のない情報を含みます）" not in listing
+    assert "ひとり親世帯" in _row(listing, ids["91003"])
+
+
+def test_reasons_from_welfare_data_need_the_child_welfare_permission_like_the_household_page(casework):
+    app, ids, users = casework
+    cid = ids["91001"]
+    with app.extensions["db_sessionmaker"]() as s:
+        s.execute(update(OutreachCase).where(OutreachCase.id == cid).values(reasons=json.dumps(REASONS)))
+        s.commit()
+    _permissions(app, users["coordinator"], tax_permission=True)
+    reasons = _section(_signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(as_text=True),
+                       "h-reasons")
+    assert "1,234,567" in reasons and "在籍する児童生徒がいる" in reasons
+    assert 'data-hidden-reasons="2"' in reasons and "生活保護" not in reasons and "家庭児童相談" not in reasons
+    _permissions(app, users["coordinator"], child_welfare_permission=True)
+    reasons = _section(_signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(as_text=True),
+                       "h-reasons")
+    assert "生活保護（保護中）" in reasons and "家庭児童相談が継続中" in reasons and "data-hidden-reasons" not in reasons
+
+
+def test_a_caseworker_never_sees_tax_or_welfare_data_even_with_the_permissions_set(casework, tmp_path):
+    """A caseworker whose account (wrongly) carries the tax and child-welfare permissions still sees only
+    what their route needs, and no household search or household page."""
+    from notifier.outreach.household import household_token
+    app, ids, users = casework
+    cid = ids["91001"]
+    _on_public_assistance(app, tmp_path)
+    with app.extensions["db_sessionmaker"]() as s:
+        s.execute(update(OutreachCase).where(OutreachCase.id == cid).values(reasons=json.dumps(REASONS)))
+        cases.assign(s, cid, "和泉市立第一小学校", viewer=user(s, users["coordinator"]), actor="test")
+        s.commit()
+    for who in ("coordinator", "school1"):
+        _permissions(app, users[who], tax_permission=True, child_welfare_permission=True)
+    # The coordinator with both permissions sees every reason and signal: the data is there to hide.
+    full = _signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(as_text=True)
+    assert "1,234,567" in full and "家庭児童相談" in full and "生活保護世帯" in full and "ひとり親世帯" in full
+
+    school = _signed_in(app, users["school1"])
+    page = school.get(f"/outreach/cases/{cid}").get_data(as_text=True)
+    reasons, signals = _section(page, "h-reasons"), _section(page, "h-points")
+    assert "在籍する児童生徒がいる" in reasons and 'data-hidden-reasons="3"' in reasons
+    assert "出席比率" in signals and 'data-hidden-signals="2"' in signals and 'data-points="22"' in signals
+    for word in WELFARE_WORDS:
+        assert word not in page, word
+    assert "同意の記録" not in page and "世帯の情報" not in page
+    row = _row(school.get("/outreach/").get_data(as_text=True), cid)
+    assert "（権限のない情報を含みます）" in row
+    for word in WELFARE_WORDS:
+        assert word not in row, word
+
+    # No household search, no household page (nor its print).
+    token = csrf_token(school, "/outreach/")
+    assert school.get("/households/").status_code == 403
+    assert school.post("/households/", data={"number": "91001", "csrf_token": token}).status_code == 403
+    address = household_token(app.secret_key, "91001")
+    assert school.get(f"/households/{address}").status_code == 403
+    assert school.get(f"/households/{address}?print=1").status_code == 403
+    denied = [e.detail["path"] for e in _audits(app, "access_denied")]
+    assert denied.count("/households/") == 2 and f"/households/{address}" in denied
+    assert not _audits(app, "view_household")
+
+
+def test_a_caseworker_cannot_assign_or_close_another_organisations_case(casework):
+    app, ids, users = casework
+    with app.extensions["db_sessionmaker"]() as s:
+        coord = user(s, users["coordinator"])
+        cases.assign(s, ids["91001"], "和泉市立第一小学校", viewer=coord, actor="test")
+        cases.assign(s, ids["91002"], "和泉市立第二小学校", viewer=coord, actor="test")
+        s.commit()
+    other = _signed_in(app, users["school2"])
+    token = csrf_token(other, "/outreach/")
+    cid = ids["91001"]
+    assert other.post(f"/outreach/cases/{cid}/close", data={"reason": "他校が終了", "csrf_token": token}).status_code == 404
+    assert other.post(f"/outreach/cases/{cid}/outcome", data={"outcome": "転出", "csrf_token": token}).status_code == 404
+    assert other.post(f"/outreach/cases/{cid}/assign",                 # assigning is for coordinators only
+                      data={"organisation": "和泉市立第二小学校", "csrf_token": token}).status_code == 403
+    assert other.post(f"/outreach/cases/{ids['91003']}/close",         # nor an unassigned case
+                      data={"reason": "x", "csrf_token": token}).status_code == 404
+    mine = _signed_in(app, users["school1"])
+    token = csrf_token(mine, "/outreach/")
+    assert mine.post(f"/outreach/cases/{ids['91002']}/close", data={"reason": "x", "csrf_token": token}).status_code == 404
+    with app.extensions["db_sessionmaker"]() as s:
+        for key, org in (("91001", "和泉市立第一小学校"), ("91002", "和泉市立第二小学校"), ("91003", None)):
+            case = s.get(OutreachCase, ids[key])
+            assert (case.status, case.assigned_org, case.outcome) == ("open", org, None)
+    changes = [e.detail["change"] for e in _audits(app, "case_change")]
+    assert changes.count("closed") == 0 and changes.count("outcome") == 0 and changes.count("assigned") == 2
+
+
+def test_the_case_page_shows_notices_reminders_opens_and_consent_history(casework):
+    from datetime import timedelta
+
+    from notifier.consent import service as consent
+    from tests.outreach.casework import notify
+    app, ids, users = casework
+    cid = ids["91001"]
+    now = clock.now().replace(second=0, microsecond=0)
+    sent, opened, reminded = now - timedelta(days=20), now - timedelta(days=19, hours=3), now - timedelta(days=6)
+    granted, taxed, withdrawn = now - timedelta(days=40), now - timedelta(days=35), now - timedelta(days=2)
+    with app.extensions["db_sessionmaker"]() as s:
+        notify(s, cid, atena_no="1001", sent_at=sent, opened_at=opened, reminder_sent_at=reminded)
+        consent.record(s, "1001", grant=["notify"], channel="LINE", occurred_at=granted)
+        consent.record(s, "1001", grant=["tax"], channel="窓口", staff_id="S001", occurred_at=taxed)
+        consent.record(s, "1001", withdraw=["notify"], channel="LINE", occurred_at=withdrawn)
+        s.commit()
+
+    def jst(ts):
+        return clock.utc_to_jst(ts).strftime("%Y-%m-%d %H:%M")
+
+    page = _signed_in(app, users["coordinator"]).get(f"/outreach/cases/{cid}").get_data(as_text=True)
+    notices = _section(page, "h-notices")
+    first, second = notices.index('data-notice="お知らせ"'), notices.index('data-notice="リマインド"')
+    assert first < second
+    notice_row = notices[first:notices.index("</tr>", first)]
+    reminder_row = notices[second:notices.index("</tr>", second)]
+    assert jst(sent) in notice_row and jst(opened) in notice_row           # sent, and the /r/ link opened
+    assert jst(reminded) in reminder_row and "開いていません" in reminder_row
+    history = _section(page, "h-consent")
+    entries = [history[i:history.index("</li>", i)] for i in range(len(history)) if history.startswith("<li", i)]
+    assert entries == [
+        f'<li data-consent="同意">{jst(granted)} お知らせの送付：同意（LINE）',
+        f'<li data-consent="同意">{jst(taxed)} 所得状況の確認（課税情報）：同意（窓口）',
+        f'<li data-consent="撤回">{jst(withdrawn)} お知らせの送付：撤回（LINE）',
+        f'<li data-consent="撤回">{jst(withdrawn)} 所得状況の確認（課税情報）：撤回（LINE）',
+    ]
+    # The page of a household with none of these says so.
+    other = _signed_in(app, users["coordinator"]).get(f"/outreach/cases/{ids['91002']}").get_data(as_text=True)
+    assert "お知らせはありません。" in other and "同意の記録はありません。" in other
+
+
+def test_the_points_table_page_and_its_preview_are_audited(casework):
+    app, _ids, users = casework
+    c = _signed_in(app, users["coordinator"])
+    assert c.get("/outreach/priority").status_code == 200
+    token = csrf_token(c, "/outreach/priority")
+    assert c.post("/outreach/priority", data={"csrf_token": token, "attendance.bands.1": "30",
+                                              "action": "preview"}).status_code == 200
+    rows = [e for e in _audits(app, "view_worklist") if e.target_type == "priority_scheme"]
+    details = [e.detail for e in rows]
+    assert {"page": "priority"} in details
+    assert {"page": "priority_preview", "households": 3} in details
+    assert all(e.target_id == "0" and e.actor == users["coordinator"] for e in rows)   # the shipped defaults
+    c.post("/outreach/priority", data={"csrf_token": token, "attendance.bands.1": "30", "action": "save"})
+    c.get("/outreach/priority")
+    assert [e.target_id for e in _audits(app, "view_worklist") if e.target_type == "priority_scheme"][-1] == "1"
+
+    trail = _signed_in(app, users["auditor"]).get("/audit/?action=view_worklist").get_data(as_text=True)
+    assert "優先度の点数表の画面を表示" in trail and "優先度の点数表（初期設定）" in trail
+    assert "点数表の変更案を試算し、その場合の世帯の点数と順位を表示（保存はしていません）" in trail
+    assert "表示した世帯 3 件" in trail and "優先度の点数表 第1版" in trail
