@@ -140,3 +140,22 @@ def test_the_pseudonym_key_is_set_derived_from_an_explicit_secret_key_or_absent(
         load({"NOTIFIER_ENV": "production", "PSEUDONYM_KEY": "short"}, web=False)
     assert load(base)["BULK_EXPORT_ALERT_HOUSEHOLDS"] == 500
     assert load({**base, "BULK_EXPORT_ALERT_HOUSEHOLDS": "20"})["BULK_EXPORT_ALERT_HOUSEHOLDS"] == 20
+
+
+def test_daily_runs_at_0630_jst_and_dispatch_every_few_minutes_by_default():
+    import datetime as dt
+
+    from sqlalchemy import create_engine
+
+    from notifier import clock
+    from notifier.jobs.scheduler import _scheduler
+    cfg = load(env={}, overrides={"ENV": "test"})
+    assert cfg["DAILY_AT"] == dt.time(6, 30)
+    assert cfg["DISPATCH_EVERY_MINUTES"] == 5
+    # The scheduler reads DAILY_AT as JST: 06:30 JST is 21:30 UTC the day before.
+    sched = _scheduler(create_engine("sqlite://"), cfg)          # built, not started: no job store written
+    daily = sched.get_job("daily").trigger.get_next_fire_time(None, dt.datetime(2026, 11, 1, tzinfo=clock.JST))
+    assert daily.utcoffset() == dt.timedelta(hours=9)
+    assert daily.astimezone(dt.UTC).replace(tzinfo=None) == dt.datetime(2026, 10, 31, 21, 30)
+    assert sched.get_job("dispatch").trigger.interval == dt.timedelta(minutes=5)
+    assert load(env={"DAILY_AT": "07:15"}, overrides={"ENV": "test"})["DAILY_AT"] == dt.time(7, 15)

@@ -2,7 +2,8 @@
 
 For each notice that reached LINE (kind notice, first sent on `sent_on`):
 - **responded** when its household shows a response for the rule (an online application with the
-  rule's procedure code on or after the send, or the service now received): nothing more happens;
+  rule's procedure code on or after the send, or the service received on the send or any day since,
+  which includes a service already in use when the notice went out): nothing more happens;
 - else, `reminder_days` after the send: **one** reminder, unless the household no longer holds
   `notify` (a withdrawal stops reminders) or no longer lives in the city;
 - else, `nonresponder_days` after the send: an **outreach case**, even after a withdrawal (the 要対協
@@ -32,7 +33,7 @@ class Decisions:
 def decide(notices: pd.DataFrame, responses: pd.DataFrame, open_cases: pd.DataFrame, *, day: date,
            current: set, notify: set, reminded: dict, cased_notices: set) -> Decisions:
     """`notices`: id, setai_no, rule_id, rule_version_id, sent_on (date), reminder_days, nonresponder_days.
-    `responses`: setai_no, rule_id, responded_on (date; a service in use counts on `day`).
+    `responses`: setai_no, rule_id, responded_on (date; a service: the last day up to `day` it was in use).
     `open_cases`: case_id, setai_no, rule_id, notice_sent_on. `current`: households living in the city
     on `day`; `notify`: households holding notify; `reminded`: notice id → its reminder's notice id;
     `cased_notices`: notices that already have a case (open or closed)."""

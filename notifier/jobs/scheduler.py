@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import subprocess
 import sys
@@ -32,27 +33,87 @@ _child_lock = threading.Lock()
 _child: subprocess.Popen | None = None
 
 
-def _run_child(args: list[str]) -> int:
-    """Run `python -m notifier ARGS --json` and log one line for its end (counts only)."""
+def _run_child(args: list[str], job: str | None = None) -> int:
+    """Run `python -m notifier ARGS --json`; log one line at its start and one at its end."""
     global _child
+    job = job or args[0]
     cmd = [sys.executable, "-m", "notifier", *args, "--json"]
-    log.info("job %s start", args[0])
+    log.info("job %s start", job, extra={"job": job})
     with _child_lock:
         _child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         proc = _child
     out, err = proc.communicate()
     with _child_lock:
         _child = None
-    summary = {}
-    try:
-        payload = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-        summary = {s["step"]: s["status"] for s in payload.get("steps", [])} or payload
-    except (ValueError, KeyError, TypeError):
-        pass
-    log.info("job %s end: exit %s %s", args[0], proc.returncode, json.dumps(summary, ensure_ascii=False)[:500])
-    if proc.returncode != 0:
-        log.warning("job %s failed: %s", args[0], (err or "").strip().splitlines()[-1:] or "")
+    log_end(job, proc.returncode, out, err)
     return proc.returncode
+
+
+# Only these leave the child in the log line: step names, statuses, count names and numbers, error
+# classes. Never a note, a message or stderr text (they can name a file, a household or a person).
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}\Z")
+_STEP_ERROR = re.compile(r"([A-Za-z_][A-Za-z0-9_.]{0,80}):")         # daily's "ClassName: message"
+_STDERR_ERROR = re.compile(r"([A-Za-z_][A-Za-z0-9_.]{0,80}(?:Error|Exception|Exit|Interrupt|Timeout)):")
+
+
+def _numbers(values) -> dict:
+    """The numeric counts of a mapping, under plain names (no nested or text values)."""
+    if not isinstance(values, dict):
+        return {}
+    return {k: v for k, v in values.items() if isinstance(k, str) and _NAME.match(k)
+            and isinstance(v, (bool, int, float))}
+
+
+def _error_class(error, pattern: re.Pattern = _STEP_ERROR) -> str:
+    match = pattern.match(error) if isinstance(error, str) else None
+    return match.group(1) if match else "error"
+
+
+def end_summary(returncode: int, out: str, err: str) -> tuple[str, dict]:
+    """The end line's text and its structured form, from the child's JSON (counts only) and, when it
+    failed, the failed steps with their error classes or a short code — never the raw stderr."""
+    try:
+        payload = json.loads(out.strip().splitlines()[-1]) if (out or "").strip() else {}
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    steps, failed = {}, {}
+    for s in payload.get("steps") or []:
+        if isinstance(s, dict) and _NAME.match(str(s.get("step"))):
+            status = str(s.get("status")) if _NAME.match(str(s.get("status"))) else "?"
+            steps[s["step"]] = {"status": status, "counts": _numbers(s.get("counts"))}
+            if status == "failed":
+                failed[s["step"]] = _error_class(s.get("error"))
+    parts = [f"exit {returncode}"]
+    failure = None
+    if returncode != 0:
+        if failed:
+            failure = ", ".join(f"{name} {cls}" for name, cls in failed.items())
+        elif returncode < 0:
+            failure = f"signal {-returncode}"
+        elif payload.get("stopped"):
+            failure = "stopped"
+        elif payload.get("stopped_for_quota"):
+            failure = "stopped_for_quota"
+        else:
+            last = (err or "").strip().splitlines()[-1:] or [""]
+            failure = "CommandError" if last[0].startswith("Error: ") else _error_class(last[0].strip(), _STDERR_ERROR)
+        parts.append(f"failed: {failure}")
+    if steps:
+        parts += [f"{name} {s['status']}" + (" " + " ".join(f"{k}={v}" for k, v in s["counts"].items())
+                                              if s["counts"] else "") for name, s in steps.items()]
+    else:
+        counts = _numbers(payload)
+        if counts:
+            parts.append(" ".join(f"{k}={v}" for k, v in counts.items()))
+    return "; ".join(parts), {"exit": returncode, "failure": failure, "steps": steps or None,
+                              "counts": None if steps else _numbers(payload)}
+
+
+def log_end(job: str, returncode: int, out: str, err: str) -> None:
+    text, summary = end_summary(returncode, out, err)
+    log.log(logging.INFO if returncode == 0 else logging.WARNING, "job %s end: %s", job, text,
+            extra={"job": job, **summary})
 
 
 def _child_running() -> bool:
@@ -71,7 +132,7 @@ def dispatch_job() -> None:
     if _child_running():
         log.info("job dispatch skipped: another job is running")
         return
-    _run_child(["notify", "dispatch"])
+    _run_child(["notify", "dispatch"], job="dispatch")
 
 
 def daily_incomplete_today(engine: Engine, daily_at) -> bool:

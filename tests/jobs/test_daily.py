@@ -88,6 +88,25 @@ def test_a_rejected_file_is_set_aside_with_its_reason_and_the_day_runs_on_the_pr
         ImportRun.source == "juminhyo", ImportRun.status == "stored")) == 1   # the previous snapshot stands
 
 
+def test_a_rule_skipped_for_missing_data_is_reported_and_the_step_is_ok(app, runner, db_session, tmp_path,
+                                                                         tiny_exports):
+    # The city sends everything but the nursery roster (hoiku): 未就園児 reads it, so it is not evaluated.
+    sent = [p.stem for p in tiny_exports.glob("*.csv") if p.stem not in ("consent", "hoiku")]
+    app.config["DAILY_DROP_DIR"] = str(drop(tiny_exports, tmp_path / "drop", sent))
+    assert runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"]).exit_code == 0
+    result = runner.invoke(args=["daily", "--as-of", DAY, "--json"])
+    assert result.exit_code == 0, result.output
+    steps = {s["step"]: s for s in json.loads(result.output)["steps"]}
+    elig = steps["eligibility"]
+    assert elig["status"] == "ok" and "error" not in elig
+    assert elig["counts"]["rules_skipped"] == 1 and elig["counts"]["rules_evaluated"] >= 1
+    assert elig["note"].startswith("mishuenji: 判定しません（") and "保育のデータが取り込まれていません" in elig["note"]
+    assert "；" not in elig["note"]                                          # the only rule skipped
+    assert all(s["status"] == "ok" for s in steps.values())                 # reported, not failed
+    row = db_session.scalars(select(JobRun).where(JobRun.step == "eligibility")).one()
+    assert (row.status, row.counts["rules_skipped"], row.note, row.error) == ("ok", 1, elig["note"], None)
+
+
 def test_a_failed_step_stops_the_steps_that_depend_on_it(app, db_session):
     calls = []
 
