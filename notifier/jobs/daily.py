@@ -261,6 +261,7 @@ def run_daily(engine: Engine, day: date, *, config: dict, actor: str = "system",
             elif blocked:
                 entry.update(status="skipped", note="前の手順（" + "、".join(STEP_LABELS.get(b, b) for b in blocked)
                              + "）が失敗したため、実行していません。")
+                failed.add(step.name)   # what depends on a step that did not run does not run either
             else:
                 with sessions() as s:
                     already = not step.always and not fresh and _done_today(s, day, step.name)

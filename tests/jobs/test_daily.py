@@ -118,13 +118,15 @@ def test_a_failed_step_stops_the_steps_that_depend_on_it(app, db_session):
     steps = [daily.Step("import", "データ取込", ok("import"), always=True),
              daily.Step("link", "名寄せ", boom, ("import",)),
              daily.Step("eligibility", "該当判定", ok("eligibility"), ("link",)),
-             daily.Step("other", "独立した手順", ok("other"), ("import",))]
+             daily.Step("other", "独立した手順", ok("other"), ("import",)),
+             daily.Step("enqueue", "お知らせの作成", ok("enqueue"), ("eligibility",))]   # two steps downstream
     result = daily.run_daily(app.extensions["db_engine"], dt.date(2026, 11, 1), config={}, steps=steps)
-    assert [s["status"] for s in result.steps] == ["ok", "failed", "skipped", "ok"]
+    assert [s["status"] for s in result.steps] == ["ok", "failed", "skipped", "ok", "skipped"]
     assert calls == ["import", "other"] and result.failed == ["link"]
     assert "名寄せ" in result.steps[2]["note"] and "the roster table is locked" in result.steps[1]["error"]
+    assert "該当判定" in result.steps[4]["note"]
     assert steps_of(db_session) == {"import": ["ok"], "link": ["failed"], "eligibility": ["skipped"],
-                                    "other": ["ok"]}
+                                    "other": ["ok"], "enqueue": ["skipped"]}
 
 
 def test_only_one_daily_runs_at_a_time(app, runner, city):
