@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 
 import pandas as pd
 from cachetools import TTLCache
@@ -274,16 +275,13 @@ class ConsentHistory:
     events: pd.DataFrame
     juminhyo: pd.DataFrame
     _answers: dict = field(default_factory=dict, compare=False, repr=False)
-    _with_events: list = field(default_factory=list, compare=False, repr=False)
 
+    @cached_property
     def _registry_of_people_with_events(self) -> pd.DataFrame:
         """The registry rows of residents who ever had a consent event: only they can hold consent
         for their household, so "who consented on D" need not look at anyone else (a quarter of a
         city's rows, read once for the many days of the uptake chart)."""
-        if not self._with_events:
-            rows = self.juminhyo
-            self._with_events.append(rows.loc[isin(rows["atena_no"], self.events["atena_no"].drop_duplicates())])
-        return self._with_events[0]
+        return self.juminhyo.loc[isin(self.juminhyo["atena_no"], self.events["atena_no"].drop_duplicates())]
 
     @classmethod
     def load(cls, session: Session) -> ConsentHistory:
@@ -306,7 +304,7 @@ class ConsentHistory:
         if self.events.empty:
             return pd.Index([])
         events = self.events[(self.events["occurred_at"] < pd.Timestamp(day) + pd.Timedelta(days=1)).to_numpy()]
-        residents = current_rows(self._registry_of_people_with_events(), day)[["atena_no", "setai_no"]]
+        residents = current_rows(self._registry_of_people_with_events, day)[["atena_no", "setai_no"]]
         state = household_state(person_state(events), residents)
         return state.index[state["notify"]] if len(state) else pd.Index([])
 

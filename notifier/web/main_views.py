@@ -39,8 +39,6 @@ def export_alerts() -> list[dict] | None:
     """Today's (JST) users over the bulk-export limit, for the roles that see them (None for others)."""
     if not g.user.has_role(*EXPORT_ALERT_ROLES):
         return None
-    from flask import current_app
-
     from notifier.outreach.export import bulk_export_alerts
     return bulk_export_alerts(db.session(), clock.today_jst(), current_app.config["BULK_EXPORT_ALERT_HOUSEHOLDS"])
 
