@@ -40,11 +40,13 @@ def record_events(session: Session, events: list[dict]) -> int:
         return 0
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(WebhookEvent).values(rows).on_conflict_do_nothing(index_elements=["webhook_event_id"])
+    # RETURNING names the rows inserted; rowcount of a multi-row INSERT … ON CONFLICT is -1 on psycopg.
+    stmt = (insert(WebhookEvent).values(rows).on_conflict_do_nothing(index_elements=["webhook_event_id"])
+            .returning(WebhookEvent.id))
     with _acking(), _writing(dialect):
-        result = session.execute(stmt)
+        new = len(session.execute(stmt).all())
         session.commit()
-    return result.rowcount or 0
+    return new
 
 
 @contextmanager
