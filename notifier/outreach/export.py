@@ -11,6 +11,11 @@ Three kinds (contract.OUTREACH_EXPORT_KINDS):
 - **identified** (city staff: coordinators and admins on the web): case_id, 世帯番号, 宛名番号 (the
   guardian), rule_id, route, organisation, status, opened_on, last_contact_on, outcome.
 
+Who may make which (`export_organisation`): coordinators (and admins) the masked file of any
+organisation or of all; the identified file only with the child-welfare permission as well; the key
+table admins only. A caseworker only the masked file of the organisation on their account (the same rows
+and pseudonyms as a coordinator's masked file for that organisation), never another's.
+
 Every export writes one audit row (action "export", target_type "outreach_export") in the caller's
 transaction, with the kind, the organisation and the number of rows and households — never a person.
 Bulk-export alert: a user whose exports of one JST day add up to more than the limit
@@ -47,6 +52,34 @@ _CHUNK = 500
 
 class ExportError(ValueError):
     """The export cannot be made; the message is one Japanese line for the user."""
+
+
+class ExportDenied(PermissionError):
+    """This user may not make this export (the web answers 403 and records the refusal)."""
+
+
+# Roles that choose the organisation of an export of each kind (admin always passes has_role).
+EXPORT_ROLES = {"masked": ("coordinator",), "identified": ("coordinator",), "key_table": ("admin",)}
+
+
+def export_organisation(viewer, kind: str, requested: str | None) -> str | None:
+    """The organisation `viewer`'s export of `kind` covers (None: every organisation), or ExportDenied.
+
+    City staff choose it (`requested`). A caseworker's is the organisation on their account, never one
+    from the request: they get the masked file only, and a request naming another organisation is
+    refused rather than quietly answered with their own.
+    """
+    if kind not in EXPORT_ROLES:
+        raise ExportError(f"出力の種類「{kind}」は使えません（{', '.join(OUTREACH_EXPORT_KINDS)} のいずれか）。")
+    if viewer.has_role(*EXPORT_ROLES[kind]):
+        if kind == "identified" and not viewer.child_welfare_permission:
+            raise ExportDenied(kind)
+        return requested
+    own = (viewer.organisation or "").strip()
+    if (kind == "masked" and viewer.has_role("caseworker") and own
+            and (requested or "").strip() in ("", own)):
+        return own
+    raise ExportDenied(kind)
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """`GET /outreach/export.csv?organisation=…&kind=masked|identified|key_table`: open outreach cases as CSV
 (the worklist's download button links here; outreach/export.py makes the rows and the audit row).
 
-Who may download which kind (no schema change; roles from contract.ROLES):
-- masked (pseudonymised, for partners): coordinators (and admins);
+Who may download which kind (outreach.export.export_organisation; no schema change):
+- masked (pseudonymised, for partners): coordinators (and admins) for any organisation; a caseworker
+  for the organisation on their account only (the `organisation` argument may name it or be left out);
 - identified (世帯番号, 宛名番号): coordinators (and admins) who also hold the child-welfare permission
   (要対協 cases named person by person are child-welfare information);
 - key_table (仮名ID → 宛名番号, 氏名): admins only, so the file that undoes the masking is made by few.
@@ -18,8 +19,6 @@ from notifier import audit, clock, db
 from notifier.web import bad_request, current_actor, require_roles
 
 bp = Blueprint("outreach_export", __name__)
-
-EXPORT_ROLES = {"masked": ("coordinator",), "identified": ("coordinator",), "key_table": ("admin",)}
 
 
 def export_response(kind: str, organisation: str | None) -> Response:
@@ -41,17 +40,16 @@ def export_response(kind: str, organisation: str | None) -> Response:
 
 
 @bp.route("/outreach/export.csv")
-@require_roles("coordinator")
+@require_roles("coordinator", "caseworker")
 def export_csv():
+    from notifier.outreach.export import EXPORT_ROLES, ExportDenied, export_organisation
     kind = request.args.get("kind", "masked")
     if kind not in EXPORT_ROLES:
         raise bad_request("出力の種類は masked、identified、key_table のいずれかです。")
-    allowed = g.user.has_role(*EXPORT_ROLES[kind])
-    if kind == "identified":
-        allowed = allowed and g.user.child_welfare_permission
-    if not allowed:
+    try:
+        organisation = export_organisation(g.user, kind, request.args.get("organisation") or None)
+    except ExportDenied:
         audit.record(db.session(), "access_denied", actor=current_actor(), detail={"path": request.path, "kind": kind})
         db.session().commit()
         abort(403)
-    organisation = request.args.get("organisation") or None
     return export_response(kind, organisation)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from notifier import audit
 from notifier.contract import OUTREACH_LEGAL_BASIS
-from notifier.models import SOURCE_TABLES, AuditEvent, OutreachCase, OutreachCaseEvent, RuleVersion
+from notifier.models import SOURCE_TABLES, AuditEvent, OutreachCase, OutreachCaseEvent, RuleVersion, StaffUser
 from notifier.outreach import export as ex
 from notifier.outreach import masking
 from tests.factories import create_staff, import_sources, sign_in
@@ -284,8 +284,11 @@ def test_the_web_download_by_role(app, client, db_session, tmp_path):
     assert plain.get("/outreach/export.csv?kind=identified").status_code == 403
 
     other = app.test_client()
-    sign_in(other, db_session, create_staff(db_session, "cw", ["caseworker"]))
-    assert other.get("/outreach/export.csv").status_code == 403
+    sign_in(other, db_session, create_staff(db_session, "cw", ["caseworker"]))   # 和泉市立第一小学校: no cases
+    own = other.get("/outreach/export.csv")                # a caseworker: their organisation's masked file only
+    assert own.status_code == 200 and own.get_data(as_text=True).strip() == "\ufeff" + ",".join(ex.MASKED_COLUMNS)
+    assert other.get(f"/outreach/export.csv?organisation={SHAKYO}").status_code == 403
+    assert other.get("/outreach/export.csv?kind=identified").status_code == 403
     admin_client = app.test_client()
     sign_in(admin_client, db_session, create_staff(db_session, "admin1", ["admin"]))
     table = admin_client.get(f"/outreach/export.csv?kind=key_table&organisation={SHAKYO}")
@@ -334,3 +337,110 @@ def test_a_generated_city_masked_export_holds_no_identifier(app, db_session, tin
             choaza = row["町字"]
             assert choaza and "番" not in choaza and "号" not in choaza, choaza
             assert not any(ch.isdigit() for ch in choaza.split("丁目")[-1]) or "-" in choaza, choaza
+
+
+# --- caseworkers: their own organisation's masked file ----------------------------------------------
+def test_a_caseworkers_export_covers_the_organisation_on_their_account_only(app, db_session, tmp_path):
+    _city(app, db_session, tmp_path)
+    worker = create_staff(db_session, "cw1", ["caseworker"], organisation=SHAKYO)
+    coordinator = create_staff(db_session, "coord", ["coordinator"], child_welfare_permission=True)
+    admin = create_staff(db_session, "admin1", ["admin"])
+    assert ex.export_organisation(worker, "masked", None) == SHAKYO
+    assert ex.export_organisation(worker, "masked", SHAKYO) == SHAKYO
+    for kind, requested in (("masked", SHOKUDO), ("identified", None), ("identified", SHAKYO), ("key_table", None),
+                            ("key_table", SHAKYO)):
+        with pytest.raises(ex.ExportDenied):
+            ex.export_organisation(worker, kind, requested)
+    nowhere = create_staff(db_session, "cw0", ["caseworker"])
+    nowhere.organisation = None              # accounts refuse this; an account cleared by hand has no file
+    with pytest.raises(ex.ExportDenied):
+        ex.export_organisation(nowhere, "masked", None)
+    # city staff still choose
+    assert ex.export_organisation(coordinator, "masked", SHOKUDO) == SHOKUDO
+    assert ex.export_organisation(coordinator, "masked", None) is None
+    assert ex.export_organisation(coordinator, "identified", SHAKYO) == SHAKYO
+    with pytest.raises(ex.ExportDenied):
+        ex.export_organisation(coordinator, "key_table", None)
+    assert ex.export_organisation(admin, "key_table", SHAKYO) == SHAKYO
+
+
+def _caseworker_client(app, db_session, username="cw1", organisation=SHAKYO):
+    c = app.test_client()
+    sign_in(c, db_session, create_staff(db_session, username, ["caseworker"], organisation=organisation))
+    return c
+
+
+def test_a_caseworker_downloads_their_organisations_masked_file_from_the_worklist(app, client, db_session, tmp_path):
+    """The button on a caseworker's worklist; the file holds their organisation's open cases only and is
+    byte for byte the coordinators' masked file for that organisation (same columns, same 仮名ID)."""
+    ids = _city(app, db_session, tmp_path)
+    worker = _caseworker_client(app, db_session)
+    page = worker.get("/outreach/").get_data(as_text=True)
+    assert "data-own-export" in page and 'name="organisation"' not in page
+    answer = worker.get("/outreach/export.csv?kind=masked")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert "attachment" in answer.headers["Content-Disposition"]
+    body = answer.get_data(as_text=True)
+    assert body.startswith("\ufeff" + ",".join(ex.MASKED_COLUMNS) + "\r\n")
+    rows = body.strip().splitlines()[1:]
+    assert len(rows) == 3 and all(r.endswith("," + SHAKYO) for r in rows)      # c1, c2, c4; not c3 (SHOKUDO), c5
+    assert worker.get(f"/outreach/export.csv?organisation={SHAKYO}").get_data(as_text=True) == body
+
+    sign_in(client, db_session, create_staff(db_session, "coord", ["coordinator"]))
+    coordinators = client.get(f"/outreach/export.csv?kind=masked&organisation={SHAKYO}").get_data(as_text=True)
+    assert body == coordinators
+    from notifier import clock
+    service = ex.masked_rows(db_session, organisation=SHAKYO, key=app.config["PSEUDONYM_KEY"],
+                             as_of=clock.today_jst())
+    assert body == masking.to_csv(ex.MASKED_COLUMNS, service)
+    assert not any(str(ids[c]) in r.split(",") for r in rows for c in ids)
+
+    exports = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export")
+                                 .order_by(AuditEvent.id)).all()
+    assert [(e.target_type, e.target_id, e.actor) for e in exports] == [
+        ("outreach_export", "masked", "cw1"), ("outreach_export", "masked", "cw1"),
+        ("outreach_export", "masked", "coord")]
+    assert {e.detail["organisation"] for e in exports} == {SHAKYO}
+    assert (exports[0].detail["rows"], exports[0].detail["households"]) == (3, 2)
+
+
+def test_a_caseworker_cannot_choose_another_organisation_or_another_kind(app, db_session, tmp_path):
+    _city(app, db_session, tmp_path)
+    worker = _caseworker_client(app, db_session)
+    for query in (f"organisation={SHOKUDO}", f"kind=masked&organisation={SHOKUDO}", "organisation=存在しない団体",
+                  "kind=identified", f"kind=identified&organisation={SHAKYO}", "kind=key_table",
+                  f"kind=key_table&organisation={SHAKYO}"):
+        answer = worker.get(f"/outreach/export.csv?{query}")
+        assert answer.status_code == 403, query
+        assert SHOKUDO not in answer.get_data(as_text=True)
+    assert worker.get("/outreach/export.csv?kind=everything").status_code == 400
+    assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all() == []
+    denied = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "access_denied")
+                                .order_by(AuditEvent.id)).all()
+    assert [(d.actor, d.detail["kind"]) for d in denied] == [("cw1", k) for k in ("masked",) * 3 +
+                                                             ("identified",) * 2 + ("key_table",) * 2]
+    # a caseworker account whose organisation was cleared by hand has no file, and no button
+    nowhere = _caseworker_client(app, db_session, "cw0")
+    user = db_session.scalars(select(StaffUser).where(StaffUser.username == "cw0")).one()
+    user.organisation = None
+    db_session.commit()
+    assert "data-own-export" not in nowhere.get("/outreach/").get_data(as_text=True)
+    assert nowhere.get("/outreach/export.csv").status_code == 403
+
+
+def test_the_bulk_export_alert_counts_a_caseworkers_downloads(app, db_session, tmp_path, caplog):
+    from notifier import clock
+    _city(app, db_session, tmp_path)
+    app.config["BULK_EXPORT_ALERT_HOUSEHOLDS"] = 3
+    caplog.set_level(logging.WARNING, logger="notifier.outreach.export")
+    worker = _caseworker_client(app, db_session)
+    assert worker.get("/outreach/export.csv").status_code == 200                 # 2 households: under the limit
+    assert ex.bulk_export_alerts(db_session, clock.today_jst(), 3) == [] and not caplog.records
+    assert worker.get("/outreach/export.csv").status_code == 200                 # 4 > 3
+    assert ex.bulk_export_alerts(db_session, clock.today_jst(), 3) == [{"actor": "cw1", "households": 4, "limit": 3}]
+    [warning] = caplog.records
+    assert "cw1" in warning.getMessage() and "4" in warning.getMessage()
+    auditor = app.test_client()
+    sign_in(auditor, db_session, create_staff(db_session, "aud", ["auditor"]))
+    page = auditor.get("/").get_data(as_text=True)
+    assert "data-export-alerts" in page and 'data-actor="cw1"' in page and "4 世帯" in page
