@@ -89,7 +89,7 @@ def prepare(url: str, as_of, scale: str = DEMO_SCALE) -> dict:
                            url_hosts=app.config["APPLICATION_URL_HOSTS"])
             from notifier.outbox.template_dao import load_directory as load_templates
             load_templates(s, REPO_ROOT / "templates" / "messages", actor="demo", activate=True)
-            consents = import_consents(s, DEMO_DATA / "consent.csv")
+            consents = import_consents(s, DEMO_DATA / "consent.csv", actor="demo")
         outcome = run_eligibility(engine, db.session(), as_of, actor="demo")
         from notifier.line.accounts import find_applicant
         shinsei = pd.read_csv(DEMO_DATA / "online_shinsei.csv", dtype=str, encoding="utf-8-sig")

@@ -73,6 +73,7 @@ def test_the_demo_sends_real_notices_to_residents_who_linked_and_consented_on_th
         assert len(ids) == demo.WEEKS_RESIDENTS + demo.DEMO_RESIDENTS
         weeks = demo.simulate_weeks(app, sim, AS_OF, ids[:demo.WEEKS_RESIDENTS])
         _the_weeks_make_a_full_funnel(app, weeks)
+        _consents_of_the_demo_are_audited(app)
         ids = ids[demo.WEEKS_RESIDENTS:]
         sent = demo.send_demo_notices(app, sim, AS_OF, ids)
         assert sent["linked"] == len(ids) and sent["sent"] >= len(ids)
@@ -84,3 +85,21 @@ def test_the_demo_sends_real_notices_to_residents_who_linked_and_consented_on_th
         server.shutdown()
         sim.shutdown()
         app.extensions["db_engine"].dispose()
+
+
+def _consents_of_the_demo_are_audited(app):
+    """Issue 10 item 14: the demo's counter-consent file and the residents' LINE consents are listed
+    under 「同意の変更」."""
+    from sqlalchemy import func, select
+
+    from notifier.models import AuditEvent, ConsentEvent
+    with app.extensions["db_sessionmaker"]() as s:
+        rows = s.execute(select(AuditEvent.actor, AuditEvent.target_type, AuditEvent.detail)
+                         .where(AuditEvent.action == "consent_change")).all()
+        imported = [d for actor, kind, d in rows if kind == "consent_import"]
+        assert [a for a, kind, _ in rows if kind == "consent_import"] == ["demo"]
+        by_line = [d for actor, kind, d in rows if actor == "line"]
+        assert by_line and all(d["channel"] == "LINE" for d in by_line)
+        # every consent event is accounted for by one audit row: the file's, or a statement's own
+        statements = sum(len(d["events"]) for _, kind, d in rows if kind == "resident")
+        assert statements + imported[0]["events"] == s.scalar(select(func.count()).select_from(ConsentEvent))

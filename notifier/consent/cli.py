@@ -24,9 +24,7 @@ def consent_import(file: Path, as_json: bool) -> None:
     from notifier.ingest.decode import StructuralError
     try:
         with db.transaction() as s:
-            result = import_consents(s, file)
-            audit.record(s, "consent_change", actor=audit.Actor.operator(), target_type="consent_import", target_id=file.name,
-                         detail={"events": result.events_added, "skipped": result.skipped_already_imported})
+            result = import_consents(s, file, actor=audit.Actor.operator())
     except ConsentImportError as exc:
         emit({"file": file.name, "status": "rejected", "problems": exc.problems}, as_json,
              ["取込を中止しました（1件も保存していません）:"] + [f"  {p}" for p in exc.problems])

@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from notifier import bulk, clock
+from notifier import audit, bulk, clock
 from notifier.consent import service
 from notifier.ingest.dates import parse_datetimes_jst
 from notifier.ingest.decode import StructuralError, nfkc, read_export
@@ -82,7 +82,16 @@ def _frame(result, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {c: [] for c in columns})
 
 
-def import_consents(session: Session, path: Path) -> ConsentImportResult:
+def import_consents(session: Session, path: Path, *, actor) -> ConsentImportResult:
+    """Import one counter-consent file in the caller's transaction, with its `consent_change` audit row
+    (who imported it, how many events it added, how many rows were already imported)."""
+    result = _import(session, path)
+    audit.record(session, "consent_change", actor=actor, target_type="consent_import", target_id=result.file,
+                 detail={"events": result.events_added, "skipped": result.skipped_already_imported})
+    return result
+
+
+def _import(session: Session, path: Path) -> ConsentImportResult:
     """Validate the whole file, then write its events in one bulk insert in the caller's transaction.
 
     The same rules as `service.record`, applied to every row at once in time order: a grant writes a row

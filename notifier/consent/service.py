@@ -7,7 +7,7 @@ import pandas as pd
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from notifier import clock
+from notifier import audit, clock
 from notifier.consent.state import person_state
 from notifier.models import ConsentEvent, ConsentText
 from notifier.models.sources import SOURCE_TABLES
@@ -67,13 +67,17 @@ def household_of(session: Session, atena_no: str) -> str | None:
                            .order_by(current, t.c.id.desc())).scalars().first()
 
 
-def record(session: Session, atena_no: str, *, grant: list[str] = (), withdraw: list[str] = (),
+def record(session: Session, atena_no: str, *, actor, grant: list[str] = (), withdraw: list[str] = (),
            channel: str, occurred_at: datetime | None = None, staff_id: str | None = None,
-           line_account_id: int | None = None, reference: str | None = None) -> list[ConsentEvent]:
-    """Write the grant/withdraw rows for one resident's one statement.
+           line_account_id: int | None = None, reference: str | None = None,
+           cause: str | None = None) -> list[ConsentEvent]:
+    """Write the grant/withdraw rows for one resident's one statement, and its `consent_change`
+    audit row in the same session (none when nothing changes).
 
     `tax` can only be granted together with, or while holding, `notify`; withdrawing `notify`
-    withdraws `tax` too. Returns the rows added (none when nothing changes).
+    withdraws `tax` too. `actor` is who recorded it: the staff user at a counter, "line" for a
+    resident's own statement over LINE or the LIFF page. `cause` says why, when it is a side effect
+    (e.g. "unlink", "unfollow"). Returns the rows added.
     """
     grant, withdraw = list(dict.fromkeys(grant)), list(dict.fromkeys(withdraw))
     if set(grant) & set(withdraw):
@@ -101,6 +105,15 @@ def record(session: Session, atena_no: str, *, grant: list[str] = (), withdraw: 
                                  line_account_id=line_account_id, occurred_at=when, reference=reference))
     session.add_all(rows)
     session.flush()
+    if rows:
+        detail = {"setai_no": setai_no, "channel": channel,
+                  "granted": [r.scope for r in rows if r.action == "grant"],
+                  "withdrawn": [r.scope for r in rows if r.action == "withdraw"],
+                  "events": [r.id for r in rows]}
+        if cause:
+            detail["cause"] = cause
+        audit.record(session, "consent_change", actor=actor, target_type="resident", target_id=atena_no,
+                     detail=detail)
     return rows
 
 

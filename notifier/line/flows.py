@@ -40,9 +40,9 @@ def handle_event(session: Session, event: dict, client) -> str:
         account.reachable = False
         account.unfollowed_at = _occurred_at(event)
         if account.atena_no:
-            consent.record(session, account.atena_no, withdraw=["notify"], channel="LINE",
+            consent.record(session, account.atena_no, actor="line", withdraw=["notify"], channel="LINE",
                            occurred_at=_occurred_at(event), line_account_id=account.id,
-                           reference=event.get("webhookEventId"))
+                           reference=event.get("webhookEventId"), cause="unfollow")
         outcome = "unfollowed"
     elif kind == "message" and (event.get("message") or {}).get("type") == "text":
         outcome, replies = _on_text(session, account, event)
@@ -79,9 +79,9 @@ def _on_text(session: Session, account, event: dict) -> tuple[str, list[dict]]:
 def _withdraw(session: Session, account, event: dict) -> tuple[str, list[dict]]:
     if not account.atena_no:
         return "withdraw_unlinked", [messages.text(messages.NOT_LINKED_WITHDRAW)]
-    consent.record(session, account.atena_no, withdraw=["notify"], channel="LINE",
+    consent.record(session, account.atena_no, actor="line", withdraw=["notify"], channel="LINE",
                    occurred_at=_occurred_at(event), line_account_id=account.id,
-                   reference=event.get("webhookEventId"))
+                   reference=event.get("webhookEventId"), cause="stop")
     return "withdrawn", [messages.text(messages.WITHDRAWN)]
 
 
@@ -99,7 +99,7 @@ def _on_postback(session: Session, account, event: dict) -> tuple[str, list[dict
         if "tax" in scopes:
             return "consent_refused", [messages.text(messages.TAX_NEEDS_NOTIFY)]
         return "ignored", []
-    consent.record(session, account.atena_no, grant=scopes, channel="LINE", occurred_at=_occurred_at(event),
+    consent.record(session, account.atena_no, actor="line", grant=scopes, channel="LINE", occurred_at=_occurred_at(event),
                    line_account_id=account.id, reference=event.get("webhookEventId"))
     reply = messages.CONSENT_RECORDED_TAX if "tax" in scopes else messages.CONSENT_RECORDED_NOTIFY
     return "consented", [messages.text(reply)]

@@ -187,7 +187,8 @@ def record():
         scopes = SCOPE_CHOICES[form["scope"]][1]
         grant, withdraw = (scopes, []) if form["action"] == "grant" else ([], scopes)
         try:
-            rows = consent.record(s, form["atena_no"], grant=grant, withdraw=withdraw, channel=form["channel"],
+            rows = consent.record(s, form["atena_no"], actor=current_actor(), grant=grant, withdraw=withdraw,
+                                  channel=form["channel"],
                                   occurred_at=occurred, staff_id=g.user.username,
                                   reference=form["reference"] or None)
         except consent.ConsentError as exc:
@@ -198,10 +199,6 @@ def record():
     if errors:
         s.rollback()
         return _render(setai_no, form=form, errors=errors, status=400)
-    audit.record(s, "consent_change", actor=current_actor(), target_type="resident", target_id=form["atena_no"],
-                 detail={"setai_no": setai_no, "action": form["action"],
-                         "scopes": [r.scope for r in rows], "channel": form["channel"],
-                         "events": [r.id for r in rows]})
     s.commit()
     flash(f"宛名番号 {form['atena_no']} の{ACTION_LABELS[form['action']]}を記録しました。", "success")
     return redirect(_household_url(setai_no, f"member-{form['atena_no']}"))
@@ -230,12 +227,8 @@ def unlink():
     atena = account.atena_no
     accounts.unlink(s, account, actor=current_actor(), reason=reason)
     if withdraw:
-        rows = consent.record(s, atena, withdraw=["notify"], channel="職員", staff_id=g.user.username,
-                              reference=f"LINE連携解除 {account.id}")
-        if rows:
-            audit.record(s, "consent_change", actor=current_actor(), target_type="resident", target_id=atena,
-                         detail={"setai_no": setai_no, "action": "withdraw", "scopes": [r.scope for r in rows],
-                                 "channel": "職員", "events": [r.id for r in rows], "cause": "unlink"})
+        consent.record(s, atena, actor=current_actor(), withdraw=["notify"], channel="職員",
+                       staff_id=g.user.username, reference=f"LINE連携解除 {account.id}", cause="unlink")
     s.commit()
     flash(f"宛名番号 {atena} のLINE連携を解除しました。", "success")
     return redirect(_household_url(setai_no, f"member-{atena}"))

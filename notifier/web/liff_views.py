@@ -113,7 +113,7 @@ def consent_submit():
     grant = [scope for scope in ("notify", "tax") if wanted[scope] and consent.needs_grant(s, atena, scope, state)]
     withdraw = [scope for scope in ("notify", "tax") if not wanted[scope] and state[scope]]
     try:
-        consent.record(s, atena, grant=grant, withdraw=withdraw, channel="LIFF",
+        consent.record(s, atena, actor="line", grant=grant, withdraw=withdraw, channel="LIFF",
                        line_account_id=account.id)
     except consent.ConsentError as exc:
         s.rollback()

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from notifier.consent import service
 from notifier.consent.importer import import_consents
-from notifier.models import ConsentEvent
+from notifier.models import AuditEvent, ConsentEvent
 from tests.factories import import_sources
 
 HEADER = "宛名番号,種別,同意範囲,取得日時,チャネル,職員ID\n"
@@ -44,7 +44,7 @@ def test_it_writes_what_recording_each_row_in_time_order_would(app, db_session, 
     history = []
     for a in people[:4]:                              # some residents already have a history, some of it later
         when = BASE + timedelta(hours=rng.randrange(-48, 96))
-        service.record(db_session, a, grant=["notify", "tax"], channel="窓口", staff_id="s1",
+        service.record(db_session, a, grant=["notify", "tax"], actor="test", channel="窓口", staff_id="s1",
                        occurred_at=when - timedelta(hours=9))
         history += [(a, "notify", "grant", when - timedelta(hours=9)), (a, "tax", "grant", when - timedelta(hours=9))]
     db_session.commit()
@@ -58,14 +58,20 @@ def test_it_writes_what_recording_each_row_in_time_order_would(app, db_session, 
         lines.append(f"{a},{'同意' if kind == 'grant' else '撤回'},{';'.join(scopes)},{when:%Y-%m-%d %H:%M},窓口,s2")
     f = tmp_path / "consent.csv"
     f.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
-    result = import_consents(db_session, f)
+    result = import_consents(db_session, f, actor="test")
     db_session.commit()
     got = sorted((e.atena_no, e.scope, e.action, e.occurred_at) for e in db_session.scalars(
         select(ConsentEvent).where(ConsentEvent.reference.is_not(None))))
     assert got == expected_events(history, rows)
     assert result.events_added == len(got) and result.rows == 60
     assert all(e.setai_no == f"9{e.atena_no}" and e.text_id for e in db_session.scalars(select(ConsentEvent)))
-    assert import_consents(db_session, f).events_added == 0          # a re-run adds nothing
+    assert import_consents(db_session, f, actor="test").events_added == 0          # a re-run adds nothing
+    audited = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "consent_change",
+                                                          AuditEvent.target_type == "consent_import")
+                                 .order_by(AuditEvent.id)).all()
+    assert [(a.actor, a.target_id, a.detail) for a in audited] == [
+        ("test", "consent.csv", {"events": len(got), "skipped": 0}),
+        ("test", "consent.csv", {"events": 0, "skipped": 60})]
 
 
 @pytest.mark.slow
@@ -78,7 +84,7 @@ def test_it_imports_at_least_5000_rows_a_second_even_on_a_loaded_ci_machine(app,
     f = tmp_path / "consent.csv"
     f.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
     start = time.perf_counter()
-    result = import_consents(db_session, f)
+    result = import_consents(db_session, f, actor="test")
     db_session.commit()
     seconds = time.perf_counter() - start
     assert result.rows == 40_000 and result.events_added == 40_000 + 40_000

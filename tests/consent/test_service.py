@@ -16,11 +16,11 @@ def test_a_changed_text_is_a_new_version_and_old_grants_keep_theirs(app, db_sess
     import_sources(app, tmp_path, {"juminhyo": [{"宛名番号": "0000001", "世帯番号": "1"}]})
     v1 = service.current_text(db_session, "notify")
     assert v1.version == 1 and v1.text.startswith("今後、ご希望の場合は")
-    (old,) = service.record(db_session, "0000001", grant=["notify"], channel="窓口", staff_id="staff01")
+    (old,) = service.record(db_session, "0000001", grant=["notify"], actor="test", channel="窓口", staff_id="staff01")
     v2 = service.publish_text(db_session, "notify", v1.text + "（改定）")
     assert v2.version == 2
     assert service.publish_text(db_session, "notify", v2.text).id == v2.id  # unchanged → same version
-    (new,) = service.record(db_session, "0000001", grant=["notify"], channel="窓口", staff_id="staff01")
+    (new,) = service.record(db_session, "0000001", grant=["notify"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
     assert (old.text_id, new.text_id) == (v1.id, v2.id)
     assert db_session.get(ConsentText, old.text_id).text == v1.text

@@ -56,7 +56,7 @@ def test_load_run_and_export(app, db_session, tmp_path, runner):
     assert out["rules"]["shugaku_enjo"]["not_evaluated_no_tax_consent"] >= 1
     assert out["rules"]["hitorioya"]["matches"] == 1
 
-    consent.record(db_session, "0000011", grant=["notify", "tax"], channel="窓口", staff_id="staff01")
+    consent.record(db_session, "0000011", grant=["notify", "tax"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
     out = json.loads(runner.invoke(args=["eligibility", "run", "--as-of", "2026-11-01", "--json"]).output)
     assert out["rules"]["shugaku_enjo"]["matches"] == 1
@@ -99,7 +99,7 @@ def test_a_rule_over_a_source_the_city_never_sent_is_not_evaluated(app, db_sessi
         conn.execute(ImportRun.__table__.delete().where(ImportRun.source == "jido_fuyo_teate"))
     runner.invoke(args=["link", "run", "--as-of", "2026-11-01"])
     runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"])
-    consent.record(db_session, "0000011", grant=["notify", "tax"], channel="窓口", staff_id="staff01")
+    consent.record(db_session, "0000011", grant=["notify", "tax"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
 
     result = runner.invoke(args=["eligibility", "run", "--as-of", "2026-11-01"])

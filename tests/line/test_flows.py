@@ -5,6 +5,8 @@ sends is observed at the simulator, sent by the real line-bot-sdk.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from sqlalchemy import select
 
@@ -76,3 +78,34 @@ def test_it_links_consents_and_withdraws_through_the_simulator(line_stack, tmp_p
     with maker() as s:
         assert {e.outcome for e in s.scalars(select(WebhookEvent))} == {
             "followed", "linked", "consented", "withdrawn"}
+
+
+def test_a_residents_own_consent_and_stop_are_in_the_audit_trail(line_stack, tmp_path):
+    """Issue 10 item 14: 「同意の変更」 lists a LINE consent and 「配信停止」, recorded as the resident's own."""
+    from notifier.models import AuditEvent
+    from tests.factories import create_staff, sign_in
+    stack = line_stack
+    import_sources(stack.app, tmp_path, {"juminhyo": RESIDENTS, "online_shinsei": APPLICATIONS})
+    uid = stack.sim.state.add_user("和泉 花子").user_id
+    stack.sim.follow(uid)
+    stack.sim.send_text(uid, "IZM-7K3P-9QX2")
+    stack.sim.postback(uid, "consent=notify,tax")
+    stack.sim.send_text(uid, "配信停止")
+    maker = stack.app.extensions["db_sessionmaker"]
+    with maker() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "consent_change")
+                         .order_by(AuditEvent.id)).all()
+        assert [(r.actor, r.target_type, r.target_id, r.detail["granted"], r.detail["withdrawn"],
+                 r.detail.get("cause")) for r in rows] == [
+            ("line", "resident", "0000101", ["notify", "tax"], [], None),
+            ("line", "resident", "0000101", [], ["notify", "tax"], "stop")]
+        events = s.scalars(select(ConsentEvent.id).order_by(ConsentEvent.id)).all()
+        assert rows[0].detail["events"] + rows[1].detail["events"] == events
+        auditor = create_staff(s, "kansa", ["auditor"])
+        s.commit()
+        client = sign_in(stack.app.test_client(), s, auditor)
+    html = client.get("/audit/?action=consent_change").get_data(as_text=True)
+    assert html.count("LINE（住民の操作）") == 2
+    body = html.split("<tbody>", 1)[1]
+    assert "同意：お知らせの送付・所得状況の確認（課税情報）" in body, re.sub(r"<[^>]+>", " ", body)[:1500]
+    assert "きっかけ：「配信停止」の送信" in html

@@ -40,7 +40,7 @@ class City:
             s.add(account)
             s.flush()
             if notify:
-                consent.record(s, atena_no, grant=["notify"], channel="LINE", line_account_id=account.id)
+                consent.record(s, atena_no, grant=["notify"], actor="test", channel="LINE", line_account_id=account.id)
             s.commit()
             return account.id
 

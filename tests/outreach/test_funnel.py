@@ -100,7 +100,7 @@ def _city(app, db_session, tmp_path):
             db_session.add(EligibilityMatch(run_id=run.id, rule_id=rule_id, rule_version_id=v.id,
                                             setai_no=f"70000{n}", reasons="[]"))
     for n in range(1, 5):
-        consent.record(db_session, f"00000{n}1", grant=["notify"], channel="窓口", staff_id="staff01")
+        consent.record(db_session, f"00000{n}1", grant=["notify"], actor="test", channel="窓口", staff_id="staff01")
     notify(db_session, "shugaku_enjo", {f"70000{n}": f"00000{n}1" for n in (1, 2, 3, 5)}, opened=("700001", "700002"),
            reminded=("700001",), outcomes={"700001": ("申請につながった",)})
     notify(db_session, "hitorioya", {"700001": "0000011"}, outcomes={"700001": ("相談窓口につないだ",)})
@@ -339,7 +339,7 @@ def test_the_dashboard_is_kept_until_something_it_reads_changes(app, db_session,
     assert board() is first and cache.builds == 1
     assert first.funnel.loc["shugaku_enjo", "consented"] == 4
     # a consent (household 5), then a case outcome, then a new notice: each is seen at once
-    consent.record(db_session, "0000051", grant=["notify"], channel="窓口", staff_id="staff01")
+    consent.record(db_session, "0000051", grant=["notify"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
     second = board()
     assert cache.builds == 2 and second.funnel.loc["shugaku_enjo", "consented"] == 5

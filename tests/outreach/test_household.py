@@ -32,7 +32,7 @@ def city(app, db_session, tmp_path, runner):
     assert runner.invoke(args=["link", "run", "--as-of", AS_OF]).exit_code == 0
     assert runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"]).exit_code == 0
     for atena in ("0000011", "0000021", "0000031", "0000041"):
-        consent.record(db_session, atena, grant=["notify"], channel="窓口", staff_id="staff01")
+        consent.record(db_session, atena, grant=["notify"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
     result = runner.invoke(args=["eligibility", "run", "--as-of", AS_OF])
     assert result.exit_code == 0, result.output

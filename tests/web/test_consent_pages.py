@@ -116,9 +116,9 @@ def test_a_search_is_exact_and_says_when_nothing_matches(coordinator, db_session
 
 
 def test_it_shows_state_and_full_history(city, coordinator, db_session):
-    consent.record(db_session, "0000101", grant=["notify", "tax"], channel="窓口", staff_id="clerk9",
+    consent.record(db_session, "0000101", grant=["notify", "tax"], actor="test", channel="窓口", staff_id="clerk9",
                    occurred_at=datetime(2025, 4, 1, 1, 30))
-    consent.record(db_session, "0000101", withdraw=["tax"], channel="LINE",
+    consent.record(db_session, "0000101", withdraw=["tax"], actor="test", channel="LINE",
                    occurred_at=datetime(2025, 5, 1, 3, 0))
     db_session.commit()
     html = search(coordinator, "setai", "500001").get_data(as_text=True)
@@ -146,7 +146,7 @@ def test_a_counter_consent_is_recorded_with_the_staff_id_and_audited(coordinator
     assert event.setai_no == "500001" and event.reference == "CSW-2026-001" and event.text_id is not None
     change = audits(db_session, "consent_change")
     assert len(change) == 1 and change[0].target_id == "0000101" and change[0].actor == "coord1"
-    assert change[0].detail["scopes"] == ["notify", "tax"]
+    assert change[0].detail["granted"] == ["notify", "tax"] and change[0].detail["withdrawn"] == []
     assert "の同意を記録しました" in coordinator.get(resp.headers["Location"]).get_data(as_text=True)
 
 
@@ -177,7 +177,7 @@ def test_form_errors_are_shown_next_to_each_field(coordinator, db_session):
 
 
 def test_a_written_withdrawal_is_recorded_by_staff(coordinator, db_session):
-    consent.record(db_session, "0000101", grant=["notify", "tax"], channel="LINE")
+    consent.record(db_session, "0000101", grant=["notify", "tax"], actor="test", channel="LINE")
     db_session.commit()
     resp = record_form(coordinator, action="withdraw", scope="notify", channel="職員", reference="書面 第12号")
     assert resp.status_code == 302
@@ -191,7 +191,7 @@ def test_a_written_withdrawal_is_recorded_by_staff(coordinator, db_session):
 
 
 def test_a_back_dated_entry_that_would_change_nothing_is_refused(coordinator, db_session):
-    consent.record(db_session, "0000101", grant=["notify"], channel="LINE", occurred_at=datetime(2025, 6, 1))
+    consent.record(db_session, "0000101", grant=["notify"], actor="test", channel="LINE", occurred_at=datetime(2025, 6, 1))
     db_session.commit()
     resp = record_form(coordinator, action="withdraw", scope="notify", channel="職員",
                        occurred_at="2025-05-31 09:00")
@@ -204,7 +204,7 @@ def test_a_back_dated_entry_that_would_change_nothing_is_refused(coordinator, db
 def linked_account(city, db_session) -> LineAccount:
     account = accounts.get_or_create_account(db_session, "U" + "a" * 32)
     assert accounts.try_link(db_session, account, "IZM-7K3P-9QX2", channel="LIFF") == "linked"
-    consent.record(db_session, "0000101", grant=["notify"], channel="LIFF", line_account_id=account.id)
+    consent.record(db_session, "0000101", grant=["notify"], actor="test", channel="LIFF", line_account_id=account.id)
     db_session.commit()
     return account
 

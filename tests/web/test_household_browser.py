@@ -63,7 +63,7 @@ def test_a_coordinator_finds_a_household_and_prints_it_on_one_a4_page(chromium, 
     import_sources(app, tmp_path / "city", DATA, complete=True)
     assert runner.invoke(args=["link", "run", "--as-of", AS_OF]).exit_code == 0
     assert runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"]).exit_code == 0
-    consent.record(s, "0000093", grant=["notify", "tax"], channel="窓口", staff_id="staff01")
+    consent.record(s, "0000093", grant=["notify", "tax"], actor="test", channel="窓口", staff_id="staff01")
     s.commit()
     assert runner.invoke(args=["eligibility", "run", "--as-of", AS_OF]).exit_code == 0
     # A notice sent on AS_OF, its reminder, and the outreach case follow-up opened (as follow-up leaves them).

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from notifier.consent.service import resident_state
 from notifier.line import messages
-from notifier.models import ConsentEvent, LineAccount, LinkAttempt
+from notifier.models import AuditEvent, ConsentEvent, LineAccount, LinkAttempt
 from notifier.models.consent import ConsentText
 from tests.factories import import_sources
 from tests.line.test_flows import APPLICATIONS, RESIDENTS
@@ -109,6 +109,13 @@ def test_a_later_visit_can_drop_tax_then_withdraw_everything(city):
         ("notify", "grant"), ("tax", "grant"), ("tax", "withdraw"), ("notify", "withdraw")]
     with city.app.extensions["db_sessionmaker"]() as s:
         assert resident_state(s, "0000101") == {"notify": False, "tax": False}
+        # Each statement that changed something is one 「同意の変更」 audit row, as the resident's own.
+        changes = s.scalars(select(AuditEvent).where(AuditEvent.action == "consent_change")
+                            .order_by(AuditEvent.id)).all()
+        assert [(a.actor, a.target_id, a.detail["channel"], a.detail["granted"], a.detail["withdrawn"])
+                for a in changes] == [("line", "0000101", "LIFF", ["notify", "tax"], []),
+                                      ("line", "0000101", "LIFF", [], ["tax"]),
+                                      ("line", "0000101", "LIFF", [], ["notify"])]
 
 
 def test_unchecking_notify_withdraws_tax_too(city):

@@ -400,9 +400,9 @@ def test_the_case_page_shows_notices_reminders_opens_and_consent_history(casewor
     granted, taxed, withdrawn = now - timedelta(days=40), now - timedelta(days=35), now - timedelta(days=2)
     with app.extensions["db_sessionmaker"]() as s:
         notify(s, cid, atena_no="1001", sent_at=sent, opened_at=opened, reminder_sent_at=reminded)
-        consent.record(s, "1001", grant=["notify"], channel="LINE", occurred_at=granted)
-        consent.record(s, "1001", grant=["tax"], channel="窓口", staff_id="S001", occurred_at=taxed)
-        consent.record(s, "1001", withdraw=["notify"], channel="LINE", occurred_at=withdrawn)
+        consent.record(s, "1001", grant=["notify"], actor="test", channel="LINE", occurred_at=granted)
+        consent.record(s, "1001", grant=["tax"], actor="test", channel="窓口", staff_id="S001", occurred_at=taxed)
+        consent.record(s, "1001", withdraw=["notify"], actor="test", channel="LINE", occurred_at=withdrawn)
         s.commit()
 
     def jst(ts):

@@ -64,7 +64,7 @@ def setup_city(app, db_session, directory, runner) -> None:
     result = runner.invoke(args=["rules", "load", "eligibility_rules", "--activate"])
     assert result.exit_code == 0, result.output
     for atena in ("0000011", "0000021", "0000031"):
-        consent.record(db_session, atena, grant=["notify", "tax"], channel="窓口", staff_id="staff01")
+        consent.record(db_session, atena, grant=["notify", "tax"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
 
 
@@ -396,7 +396,7 @@ def test_the_household_table_is_built_once_per_inputs(app, db_session, city):
     c.get(f"/rules/hitorioya/v/1/preview?as_of={AS_OF}")
     assert app.extensions["rules_preview_cache"].inputs.builds == 1
     # a new consent event changes the inputs: the table is built again
-    consent.record(db_session, "0000041", grant=["notify", "tax"], channel="窓口", staff_id="staff01")
+    consent.record(db_session, "0000041", grant=["notify", "tax"], actor="test", channel="窓口", staff_id="staff01")
     db_session.commit()
     html = c.get(f"/rules/shugaku_enjo/v/1/preview?as_of={AS_OF}").get_data(as_text=True)
     assert app.extensions["rules_preview_cache"].inputs.builds == 2
