@@ -91,3 +91,31 @@ def test_the_favicon_is_served_locally(client):
     html = client.get("/login").get_data(as_text=True)
     assert '<link rel="icon" href="/favicon.ico"' in html and 'href="/static/img/favicon.svg"' in html
     assert client.get("/static/img/favicon.svg").status_code == 200
+
+
+def test_no_staff_page_shows_a_command_line(app, db_session):
+    """Empty states and notices speak to staff, not developers: no `notifier …` command on any page
+    (an empty database is where the empty states with their hints show)."""
+    user = create_staff(db_session, "admin1", ["admin"], tax_permission=True)
+    c = app.test_client()
+    sign_in(c, db_session, user)
+    pages = staff_pages(app)
+    assert {"/", "/ops/", "/outreach/", "/sending/", "/messages"} <= set(pages), pages
+    for page in pages:
+        resp = c.get(page)
+        if resp.mimetype != "text/html":
+            continue
+        html = resp.get_data(as_text=True)
+        assert "<code>notifier" not in html and "notifier " not in html.split("<main", 1)[-1], page
+
+
+def test_no_template_puts_a_command_in_code():
+    """The same over the templates themselves, for pages the walk above does not reach (a page with ids,
+    a state an empty database does not have). The LINE simulator is a developer tool, not a staff page."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "templates"
+    found = [f"{path.relative_to(root)}: {m.group(0)}"
+             for path in sorted(root.rglob("*.html")) if path.parts[len(root.parts)] != "line_sim"
+             for m in re.finditer(r"<code>[^<]*\bnotifier\b[^<]*</code>", path.read_text(encoding="utf-8"))]
+    assert found == []
