@@ -138,10 +138,7 @@ def step_dispatch(ctx: Context) -> StepOutcome:
                           rate_per_second=config.get("PUSH_RATE_PER_SECOND"), actor=ctx.actor,
                           claim_stale_seconds=config.get("DISPATCH_CLAIM_STALE_SECONDS", 120),
                           threads=config.get("DISPATCH_THREADS", 8))
-    counts = {k: getattr(result, k) for k in ("sent", "retried", "failed", "cancelled")}
-    counts["unknown_deliveries"] = result.unknown
-    note = "LINEの月間の送信上限に達したため、送信を止めています。" if result.stopped_for_quota or result.paused_by_alert else None
-    return StepOutcome(counts, note)
+    return StepOutcome(result.counts(), result.note())
 
 
 def step_followup(ctx: Context) -> StepOutcome:

@@ -59,9 +59,13 @@ def heartbeat(session: Session, name: str = "scheduler") -> Heartbeat:
     return Heartbeat(None, None, None) if row is None else Heartbeat(row.holder, row.renewed_at, row.expires_at)
 
 
-def recent_invocations(session: Session, limit: int = 10) -> list[Invocation]:
-    """The last `limit` invocations of every job, newest first, each with its steps in order."""
-    rows = session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit * 12)).all()
+def recent_invocations(session: Session, limit: int = 10, *, job: str | None = None) -> list[Invocation]:
+    """The last `limit` invocations of `job` (default: of any job), newest first, each with its steps
+    in order."""
+    q = select(JobRun)
+    if job is not None:
+        q = q.where(JobRun.job == job)
+    rows = session.scalars(q.order_by(JobRun.id.desc()).limit(limit * 12)).all()
     out: dict[str, Invocation] = {}
     for r in reversed(rows):
         inv = out.get(r.run)

@@ -54,8 +54,9 @@ def notify_dispatch(now_text: str | None, limit: int | None, as_json: bool) -> N
 
     from notifier import audit, clock, db
     from notifier.cliutil import progress
+    from notifier.jobs import runs
     from notifier.line.client import LineClient
-    from notifier.outbox.dispatch import dispatch, due_count
+    from notifier.outbox.dispatch import dispatch, due_count, worker_name
     instant = None
     if now_text:
         try:
@@ -78,10 +79,13 @@ def notify_dispatch(now_text: str | None, limit: int | None, as_json: bool) -> N
         def step(n: int) -> None:
             done[0] += n
             bar("送信", done[0], max(total, done[0]))
-        result = dispatch(engine, client, quiet_hours=config["QUIET_HOURS"],
-                          rate_per_second=config["PUSH_RATE_PER_SECOND"], limit=limit,
-                          actor=audit.Actor.operator(), progress=step if bar else None,
-                          claim_stale_seconds=config["DISPATCH_CLAIM_STALE_SECONDS"], threads=threads)
+        # Every run leaves a job-run row, so 運用状況 shows the scheduled dispatches beside `daily`.
+        with runs.recorded(engine, "dispatch", host=worker_name()) as run:
+            result = dispatch(engine, client, quiet_hours=config["QUIET_HOURS"],
+                              rate_per_second=config["PUSH_RATE_PER_SECOND"], limit=limit,
+                              actor=audit.Actor.operator(), progress=step if bar else None,
+                              claim_stale_seconds=config["DISPATCH_CLAIM_STALE_SECONDS"], threads=threads)
+            run.counts, run.note = result.counts(), result.note()
     emit(result.as_dict(), as_json, result.lines())
     if result.stopped_for_quota:
         raise SystemExit(3)

@@ -74,6 +74,19 @@ class DispatchResult:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def counts(self) -> dict:
+        """The numbers a job-run row keeps (運用状況's 件数)."""
+        return {"sent": self.sent, "retried": self.retried, "failed": self.failed, "cancelled": self.cancelled,
+                "unknown_deliveries": self.unknown}
+
+    def note(self) -> str | None:
+        """Why the run sent less than was due, in words, or None."""
+        if self.quiet_hours or self.paused_by_alert:
+            return self.lines()[0]
+        if self.stopped_for_quota:
+            return self.lines()[-1]
+        return None
+
     def lines(self) -> list[str]:
         if self.quiet_hours:
             return ["送信しない時間帯（QUIET_HOURS）のため、送信しませんでした。"]

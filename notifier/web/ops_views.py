@@ -24,7 +24,8 @@ def index():
     statuses = source_statuses(s, clock.today_jst(), current_app.config["SOURCE_MAX_AGE_DAYS"])
     rejected = [r for r in history.recent_runs(s, 50) if r.status == "rejected"][:10]
     return render_template("ops/index.html", heartbeat=status.heartbeat(s),
-                           invocations=status.recent_invocations(s), step_labels=STEP_LABELS,
+                           invocations=status.recent_invocations(s, job="daily"),
+                           dispatches=status.recent_invocations(s, 20, job="dispatch"), step_labels=STEP_LABELS,
                            status_labels=STATUS_LABELS, count_text=count_text, rejected=rejected,
                            problems=[st for st in statuses.values() if not st.usable],
                            sending=admin.status_counts(s), alerts=admin.open_alerts(s),

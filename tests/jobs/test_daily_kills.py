@@ -173,7 +173,7 @@ def assert_each_delivery_reached_line_once(engine, sim, why: str) -> None:
 def latest_steps(engine, day: date) -> dict[str, str]:
     from notifier.models import JobRun
     with engine.connect() as conn:
-        rows = conn.execute(select(JobRun.step, JobRun.status).where(JobRun.business_date == day)
+        rows = conn.execute(select(JobRun.step, JobRun.status).where(JobRun.job == "daily", JobRun.business_date == day)
                             .order_by(JobRun.id)).all()
     return dict(rows)
 
