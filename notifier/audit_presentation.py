@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from notifier.contract import CONSENT_SCOPE_LABELS, ROLE_LABELS, SOURCES
+from notifier.contract import CONSENT_SCOPE_LABELS, IMPORT_SOURCE_LABELS, ROLE_LABELS
 
 ACTOR_LABELS = {
     "system": "システム",
@@ -73,6 +73,7 @@ KEY_LABELS = {
     "decision": "判断", "changed_from": "変更前の判断", "roles": "役割", "tax": "税情報の閲覧",
     "system": "一括承認", "rejected": "却下", "result": "結果", "from": "変更前", "to": "変更後",
     "rows_stored": "保存した行", "rows_quarantined": "隔離した行", "factor": "確認の段階",
+    "quarantined": "隔離した行", "import_run": "取込の番号",
 }
 
 
@@ -157,7 +158,7 @@ def target_text(target_type: str | None, target_id: str | None, names: Names) ->
         if run is None:
             return f"{what}（取込の番号 {tid}）"
         source, file = run
-        title = SOURCES[source].title if source in SOURCES else source
+        title = IMPORT_SOURCE_LABELS.get(source, source)
         return f"{what}：{title}（{file}、取込の番号 {tid}）"
     if target_type == "review_queue":
         return "名寄せの確認待ち一覧"
@@ -231,7 +232,7 @@ def _export(d: dict) -> list[str]:
 
 
 def _import(d: dict) -> list[str]:
-    title = SOURCES[d["source"]].title if d.get("source") in SOURCES else value_text(d.get("source"))
+    title = IMPORT_SOURCE_LABELS.get(d.get("source")) or value_text(d.get("source"))
     lines = [f"{title}（{value_text(d.get('file'))}）：{IMPORT_STATUS.get(d.get('status'), value_text(d.get('status')))}"]
     if d.get("status") == "stored":
         lines.append(f"保存 {value_text(d.get('rows_stored', 0))} 行・隔離 {value_text(d.get('rows_quarantined', 0))} 行")
@@ -358,6 +359,10 @@ def _consent_change(d: dict) -> list[str]:
         lines.append(f"きっかけ：{CAUSES.get(d['cause'], d['cause'])}")
     if "skipped" in d:
         lines.append(f"取込済みのため飛ばした行 {value_text(d['skipped'])} 件")
+    if "quarantined" in d:
+        lines.append(f"隔離した行 {value_text(d['quarantined'])} 件")
+    if d.get("import_run") is not None:
+        lines.append(f"取込の番号 {value_text(d['import_run'])}")
     return lines
 
 
@@ -431,7 +436,8 @@ DETAILS: dict[str, tuple[Callable[[dict], list[str]], frozenset]] = {
     "notice_dispatch": (_notice_dispatch, frozenset({*DISPATCH_COUNTS, "stopped_for_quota", "cancel_reasons",
                                                      "quiet_hours", "paused_by_alert"})),
     "consent_change": (_consent_change, frozenset({"action", "scopes", "granted", "withdrawn", "channel",
-                                                   "setai_no", "cause", "events", "skipped", "account"})),
+                                                   "setai_no", "cause", "events", "skipped", "account",
+                                                   "quarantined", "import_run"})),
     "line_link": (_line_link, frozenset({"result", "channel", "reason", "account", "linked_account"})),
     "link_decision": (_link_decision, frozenset({"decision", "atena_no", "changed_from", "reason"})),
     "case_change": (_case_change, frozenset({"responded", "reminders", "cases_opened", "cases_closed", "change",

@@ -42,6 +42,11 @@ def insert_frame(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
+def _names(columns) -> str:
+    # Quoted: some column names are SQL keywords (quarantine_rows.column).
+    return ", ".join(f'"{c}"' for c in columns)
+
+
 def _executemany(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     arrays = []
     for _name, col in frame.items():
@@ -54,7 +59,7 @@ def _executemany(conn: Connection, table: str, frame: pd.DataFrame) -> None:
             values[missing] = None
         arrays.append(values)
     cols = list(frame.columns)
-    sql = f'INSERT INTO {table} ({", ".join(cols)}) VALUES ({", ".join("?" * len(cols))})'
+    sql = f'INSERT INTO {table} ({_names(cols)}) VALUES ({", ".join("?" * len(cols))})'
     conn.connection.driver_connection.executemany(sql, zip(*arrays))
 
 
@@ -62,7 +67,7 @@ def _copy_postgres(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     buf = io.StringIO()
     # Unquoted empty fields are NULL in COPY's CSV format; pandas writes missing values that way.
     frame.to_csv(buf, index=False, header=False)
-    cols = ", ".join(frame.columns)
+    cols = _names(frame.columns)
     cursor = conn.connection.driver_connection.cursor()
     with cursor.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
         copy.write(buf.getvalue())

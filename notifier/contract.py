@@ -276,6 +276,12 @@ CONSENT_FILE = Source("consent", "窓口・CSWで受け付けた同意", (
 ))
 del C
 
+# What the import history (取込履歴) calls each import's source: a contract source, or the counter-consent
+# file. A consent import is recorded like the others (rows read, stored, quarantined) but it adds consent
+# history and is never a source snapshot: no rule reads it and its age never holds a rule back.
+CONSENT_IMPORT_SOURCE = CONSENT_FILE.name
+IMPORT_SOURCE_LABELS = {name: s.title for name, s in SOURCES.items()} | {CONSENT_IMPORT_SOURCE: CONSENT_FILE.title}
+
 # How old a source's latest snapshot may be before rules that read it are not evaluated (days from the
 # import to the business date). Most exports are monthly; the tax roll is assessed once a year.
 # Operators override per source with SOURCE_MAX_AGE_DAYS ("shiminzei=400,hoiku=60").

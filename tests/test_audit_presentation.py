@@ -46,6 +46,9 @@ RECORDED = [
                                                "granted": [], "withdrawn": ["notify", "tax"], "channel": "LINE",
                                                "events": [3, 4], "account": 5, "cause": "stop"}),
     ("consent_change", "consent_import", "consent.csv", {"events": 42, "skipped": 3}),
+    ("consent_change", "consent_import", "consent.csv", {"events": 42, "skipped": 3, "quarantined": 2,
+                                                         "import_run": 7}),
+    ("import", "import_run", "8", {"source": "consent", "file": "consent.csv", "status": "rejected"}),
     ("line_link", "resident", "0000011", {"result": "linked", "account": 5, "channel": "LIFF"}),
     ("line_link", "resident", "0000011", {"result": "refused_already_linked", "account": 6, "linked_account": 5}),
     ("line_link", "resident", "0000011", {"result": "unlinked", "account": 5, "reason": "別人の申請ID"}),
@@ -106,6 +109,8 @@ def test_targets_name_what_the_ids_stand_for():
     assert target_text("import_run", "3", NAMES) == "データ取込：住民基本台帳（juminhyo.csv、取込の番号 3）"
     assert target_text("quarantine", "3", NAMES) == "隔離された行：住民基本台帳（juminhyo.csv、取込の番号 3）"
     assert target_text("household", "0000100001", NAMES) == "世帯番号 0000100001"
+    assert target_text("quarantine", "8", Names(runs={8: ("consent", "consent.csv")})) == (
+        "隔離された行：窓口・CSWで受け付けた同意（consent.csv、取込の番号 8）")
     assert target_text(None, None, NAMES) == "—"
 
 
@@ -122,6 +127,8 @@ def test_the_details_of_the_issue_read_as_sentences():
     assert detail_lines("rule_change", {"hash": "06dd00599bd5", "note": None}) == (
         "変更の理由：なし", "内容の識別番号：06dd00599bd5")
     assert detail_lines("sign_in_failed", {"reason": "password", "failures": 3}) == ("パスワードの誤り（連続 3 回目）",)
+    assert detail_lines("consent_change", {"events": 42, "skipped": 3, "quarantined": 2, "import_run": 7}) == (
+        "記録した同意・撤回 42 件", "取込済みのため飛ばした行 3 件", "隔離した行 2 件", "取込の番号 7")
 
 
 def test_unknown_keys_are_still_words():

@@ -1,24 +1,31 @@
 """`notifier consent import FILE.csv`: consents taken at counters (窓口) or by CSWs.
 
-All or nothing: any bad row rejects the file with every problem listed (file, line, field), so a
-corrected file can simply be imported again. A file already imported (same content) is skipped whole,
-so a re-run adds nothing twice. Validation is vectorised and the events go in one bulk insert.
+A file with a structural error (undecodable, a required column missing) is rejected whole and nothing
+is stored. Otherwise each bad row is quarantined with file, line, field, value and reason, every good
+row is imported, and the import is recorded in the import history (source "consent") like a data
+import. Rows are skipped by content: a row already imported from any consent file (the same 宛名番号,
+種別, scopes, 取得日時, チャネル and 職員ID) is not imported again, so a corrected file adds only the
+rows that were fixed and the same file twice adds nothing. Validation is vectorised and every table
+is written in bulk.
 """
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from notifier import audit, bulk, clock
 from notifier.consent import service
+from notifier.contract import CONSENT_IMPORT_SOURCE
 from notifier.ingest.dates import parse_datetimes_jst
 from notifier.ingest.decode import StructuralError, nfkc, read_export
-from notifier.models import ConsentEvent
+from notifier.models import ConsentEvent, ConsentImportRow, ImportRun, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
 from notifier.residents import current_condition
 from notifier.vector import isin
@@ -27,54 +34,77 @@ HEADERS = ["宛名番号", "種別", "同意範囲", "取得日時", "チャネ�
 KINDS = {"同意": "grant", "撤回": "withdraw"}
 SCOPES = {"notify": ["notify"], "notify;tax": ["notify", "tax"], "tax;notify": ["notify", "tax"], "tax": ["tax"]}
 CHANNELS = ("窓口", "CSW")
-
-
-class ConsentImportError(ValueError):
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+STAFF_ID_MAX = 64                                  # consent_events.staff_id
+# (同意範囲, action) → the scopes the row covers: withdrawing notify withdraws tax too.
+WRITTEN = {(text, kind): sorted(set(sc) | ({"tax"} if kind == "withdraw" and "notify" in sc else set()),
+                                key=("notify", "tax").index)
+           for text, sc in SCOPES.items() for kind in ("grant", "withdraw")}
 
 
 @dataclass
 class ConsentImportResult:
     file: str
-    rows: int
+    rows: int                                       # data rows read
     events_added: int
-    skipped_already_imported: int
-    problems: list[str] = field(default_factory=list)
+    skipped_already_imported: int                   # rows imported before, from any consent file
+    duplicates_in_file: int = 0                     # repeats of an earlier row of the same file
+    rows_quarantined: int = 0                       # rows with at least one problem
+    import_id: int | None = None                    # the import history row (ImportRun)
+    problems: list[str] = field(default_factory=list)   # "file:line: field: reason", one per problem
 
 
 def _problem(file: str, line: int, column: str, reason: str) -> str:
     return f"{file}:{line}: {column}: {reason}"
 
 
-def validate(frame: pd.DataFrame, file: str, known_residents: set[str]) -> tuple[pd.DataFrame, list[str]]:
+def validate(frame: pd.DataFrame, file: str, known_residents) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The file's rows normalised (with `line` and `occurred_at`, naive UTC), and its problems: one row
+    per bad cell (file, line, column, value as written, reason) in line order. A missing required column
+    is a StructuralError."""
     missing = [h for h in HEADERS if h not in frame.columns]
     if missing:
         raise StructuralError(file, 1, missing[0], "必須の列がありません")
-    f = frame[HEADERS].apply(nfkc).apply(lambda s: s.str.strip())
+    written = frame[HEADERS].astype("str").fillna("")
+    f = written.apply(nfkc).apply(lambda s: s.str.strip())
     # read_export's index is the physical line where each record starts (header = line 1).
     line = pd.Series(f.index.to_numpy(), index=f.index)
     when, bad_when = parse_datetimes_jst(f["取得日時"])
+    digits = f["宛名番号"].str.fullmatch(r"\d+").fillna(False).astype(bool)
+    scope = f["同意範囲"].str.replace(" ", "")
     checks = [
-        ("宛名番号", ~f["宛名番号"].str.fullmatch(r"\d+"), "数字で入力してください"),
-        ("宛名番号", f["宛名番号"].str.fullmatch(r"\d+") & ~isin(f["宛名番号"], known_residents),
-         "住民記録にない宛名番号です"),
+        ("宛名番号", ~digits, "数字で入力してください"),
+        ("宛名番号", digits & ~isin(f["宛名番号"], known_residents), "住民記録にない宛名番号です"),
         ("種別", ~f["種別"].isin(KINDS), "「同意」または「撤回」を入力してください"),
-        ("同意範囲", ~f["同意範囲"].str.replace(" ", "").isin(SCOPES), "notify または notify;tax を入力してください"),
-        ("同意範囲", f["種別"].eq("同意") & f["同意範囲"].str.replace(" ", "").eq("tax"),
+        ("同意範囲", ~scope.isin(SCOPES), "notify または notify;tax を入力してください"),
+        ("同意範囲", f["種別"].eq("同意") & scope.eq("tax"),
          "課税情報の確認への同意は notify;tax として、お知らせの送付と一緒にのみ受け付けます"),
         ("取得日時", bad_when | when.isna(), "日時として読めません（例：2026-04-01 10:30）"),
         ("チャネル", ~f["チャネル"].isin(CHANNELS), "「窓口」または「CSW」を入力してください"),
         ("職員ID", f["職員ID"].eq(""), "必須項目が空です"),
+        ("職員ID", f["職員ID"].str.len() > STAFF_ID_MAX, f"{STAFF_ID_MAX}文字以内で入力してください"),
     ]
-    problems = []
-    for column, mask, reason in checks:
-        for i in f.index[mask.fillna(True).astype(bool)]:
-            problems.append((int(line[i]), column, reason))
-    problems.sort()
+    parts = []
+    for order, (column, mask, reason) in enumerate(checks):          # one pass per check, not per row
+        bad = np.asarray(pd.Series(mask, index=f.index).fillna(True), dtype=bool)
+        parts.append(pd.DataFrame({"line": line.to_numpy()[bad], "order": order, "column": column,
+                                   "value": written[column].to_numpy()[bad], "reason": reason}))
+    problems = (pd.concat(parts, ignore_index=True).sort_values(["line", "order"], kind="stable")
+                .drop(columns="order").reset_index(drop=True))
+    problems.insert(0, "file", file)
     clean = f.assign(line=line, occurred_at=when).reset_index(drop=True)
-    return clean, [_problem(file, ln, col, reason) for ln, col, reason in problems]
+    return clean, problems
+
+
+def row_keys(rows: pd.DataFrame) -> pd.Series:
+    """Each valid row's content as one text: 宛名番号|action|scopes|取得日時 (UTC, µs)|チャネル|職員ID.
+    Migration 0011 keys the rows of earlier imports the same way."""
+    action = rows["種別"].map(KINDS)
+    scopes = pd.Series(list(zip(rows["同意範囲"].str.replace(" ", ""), action, strict=True)),
+                       index=rows.index, dtype=object).map(WRITTEN).str.join(";")
+    when = pd.Series(np.datetime_as_string(pd.to_datetime(rows["occurred_at"]).to_numpy("datetime64[us]"),
+                                           unit="us"), index=rows.index)
+    return (rows["宛名番号"].astype(str) + "|" + action + "|" + scopes + "|" + when + "|"
+            + rows["チャネル"].astype(str) + "|" + rows["職員ID"].astype(str))
 
 
 def _frame(result, columns: list[str]) -> pd.DataFrame:
@@ -83,48 +113,88 @@ def _frame(result, columns: list[str]) -> pd.DataFrame:
 
 
 def import_consents(session: Session, path: Path, *, actor) -> ConsentImportResult:
-    """Import one counter-consent file in the caller's transaction, with its `consent_change` audit row
-    (who imported it, how many events it added, how many rows were already imported)."""
-    result = _import(session, path)
+    """Import one counter-consent file in the caller's transaction, with its import history row and
+    its `consent_change` audit row (who imported it, how many events it added, how many rows were
+    already imported or quarantined, and the import run). A StructuralError stores nothing."""
+    result = _import(session, path, actor=actor)
     audit.record(session, "consent_change", actor=actor, target_type="consent_import", target_id=result.file,
-                 detail={"events": result.events_added, "skipped": result.skipped_already_imported})
+                 detail={"events": result.events_added, "skipped": result.skipped_already_imported,
+                         "quarantined": result.rows_quarantined, "import_run": result.import_id})
     return result
 
 
-def _import(session: Session, path: Path) -> ConsentImportResult:
-    """Validate the whole file, then write its events in one bulk insert in the caller's transaction.
+def record_rejection(session: Session, path: Path, error: StructuralError, *, actor) -> int:
+    """Record a rejected file in the import history (nothing of it was stored), audited like a rejected
+    data import; for the caller to commit in a transaction of its own."""
+    raw = Path(path).read_bytes()
+    run_id = session.execute(insert(ImportRun).values(
+        batch=uuid.uuid4().hex[:12], source=CONSENT_IMPORT_SOURCE, file=Path(path).name,
+        sha256=hashlib.sha256(raw).hexdigest(), status="rejected", error=str(error),
+        actor=audit.actor_label(actor), started_at=clock.now(), finished_at=clock.now())
+        .returning(ImportRun.id)).scalar_one()
+    audit.record(session, "import", actor=actor, target_type="import_run", target_id=run_id,
+                 detail={"source": CONSENT_IMPORT_SOURCE, "file": Path(path).name, "status": "rejected"})
+    return run_id
 
-    The same rules as `service.record`, applied to every row at once in time order: a grant writes a row
-    per scope; withdrawing notify withdraws tax too; a withdrawal writes a row only for a scope that is
-    active just before it (the resident's history in the database, then the file's earlier rows)."""
+
+def _import(session: Session, path: Path, *, actor) -> ConsentImportResult:
+    """Validate the whole file, then write its history row, quarantined rows, row keys and events in
+    bulk in the caller's transaction.
+
+    The same rules as `service.record`, applied to every new row at once in time order: a grant writes a
+    row per scope; withdrawing notify withdraws tax too; a withdrawal writes a row only for a scope that
+    is active just before it (the resident's history in the database, then the file's earlier rows)."""
     name = Path(path).name
     raw = Path(path).read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    frame, _encoding = read_export(raw, name)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    frame, encoding = read_export(raw, name)
+    started = clock.now()
     t = SOURCE_TABLES["juminhyo"]
     # Every resident row once: who is known, and the household each lives in today (else their last).
     residents = _frame(session.execute(select(t.c.atena_no, t.c.setai_no, t.c.id,
                                               current_condition(t, clock.today_jst()).label("current"))),
                        ["atena_no", "setai_no", "id", "current"])
     clean, problems = validate(frame, name, residents["atena_no"])
-    if problems:
-        raise ConsentImportError(problems)
-    prefix = f"{name}:{digest}:"
-    # A file is imported whole in one transaction: one stored reference of this content means all of it
-    # was (rows whose withdrawal changed nothing left no row, and must not count again later).
-    done = session.scalar(select(ConsentEvent.id).where(ConsentEvent.reference.like(prefix + "%")).limit(1))
-    rows = clean.assign(reference=prefix + clean["line"].astype(str))
-    todo = (rows.iloc[0:0] if done is not None else rows).sort_values(["occurred_at", "line"], kind="stable")
-    skipped = len(rows) - len(todo)
-    if todo.empty:
-        return ConsentImportResult(file=name, rows=len(clean), events_added=0, skipped_already_imported=skipped)
+    good = clean[~isin(clean["line"], problems["line"].unique())] if len(problems) else clean
+    keys = row_keys(good) if len(good) else pd.Series([], dtype=object)
+    repeated = keys.duplicated(keep="first").to_numpy(dtype=bool)
+    done = pd.Series(session.scalars(select(ConsentImportRow.row_key)).all(), dtype=object)
+    before = isin(keys, done) & ~repeated if len(done) else np.zeros(len(keys), dtype=bool)
+    new = ~repeated & ~before
+    todo = good[new].assign(row_key=keys[new]).sort_values(["occurred_at", "line"], kind="stable")
+    # The reference names the row for staff (consent history: 「一括取込（file の N 行目）」).
+    todo["reference"] = f"{name}:{sha256[:16]}:" + todo["line"].astype(str)
+    insert_events = _events(session, todo, residents)
 
+    quarantined = int(problems["line"].nunique())
+    run_id = session.execute(insert(ImportRun).values(
+        batch=uuid.uuid4().hex[:12], source=CONSENT_IMPORT_SOURCE, file=name, sha256=sha256, encoding=encoding,
+        status="stored", rows_read=len(clean), rows_stored=len(insert_events), rows_quarantined=quarantined,
+        duplicates_dropped=int(repeated.sum() + before.sum()), ignored_columns=[],
+        actor=audit.actor_label(actor), started_at=started, finished_at=clock.now())
+        .returning(ImportRun.id)).scalar_one()
+    conn = session.connection()
+    bulk.insert_frame(conn, QuarantineRow.__tablename__, problems.assign(
+        import_id=run_id, source=CONSENT_IMPORT_SOURCE)[["import_id", "source", "file", "line", "column", "value",
+                                                          "reason"]])
+    bulk.insert_frame(conn, ConsentImportRow.__tablename__, pd.DataFrame({
+        "import_id": run_id, "line": todo["line"].to_numpy(), "row_key": todo["row_key"].to_numpy()}))
+    bulk.insert_frame(conn, ConsentEvent.__tablename__, insert_events)
+    return ConsentImportResult(
+        file=name, rows=len(clean), events_added=len(insert_events), skipped_already_imported=int(before.sum()),
+        duplicates_in_file=int(repeated.sum()), rows_quarantined=quarantined, import_id=run_id,
+        problems=[_problem(name, ln, col, reason) for ln, col, reason in
+                  zip(problems["line"], problems["column"], problems["reason"], strict=True)])
+
+
+def _events(session: Session, todo: pd.DataFrame, residents: pd.DataFrame) -> pd.DataFrame:
+    """The consent events the new rows write (time order; see _import), as stored columns."""
+    if todo.empty:
+        return pd.DataFrame()
     # One row per (file row, scope): withdrawing notify withdraws tax too.
     action = todo["種別"].map(KINDS)
-    written = {(text, kind): sorted(set(sc) | ({"tax"} if kind == "withdraw" and "notify" in sc else set()),
-                                    key=("notify", "tax").index)
-               for text, sc in SCOPES.items() for kind in ("grant", "withdraw")}
-    scopes = pd.Series(list(zip(todo["同意範囲"].str.replace(" ", ""), action, strict=True)), index=todo.index).map(written)
+    scopes = pd.Series(list(zip(todo["同意範囲"].str.replace(" ", ""), action, strict=True)), index=todo.index,
+                       dtype=object).map(WRITTEN)
     events = todo.assign(action=action.to_numpy(), scope=scopes, order=range(len(todo))).explode("scope")
 
     # The state just before each event: the previous event of the file for that resident and scope, unless
@@ -153,13 +223,11 @@ def _import(session: Session, path: Path) -> ConsentImportResult:
                   .drop_duplicates("atena_no").set_index("atena_no")["setai_no"])
     texts = {scope: service.current_text(session, scope).id for scope in ("notify", "tax")}
     now = pd.Timestamp(clock.now())
-    insert = pd.DataFrame({
+    rows = pd.DataFrame({
         "atena_no": out["宛名番号"].to_numpy(), "setai_no": households.reindex(out["宛名番号"]).to_numpy(),
         "scope": out["scope"].to_numpy(), "action": out["action"].to_numpy(),
         "text_id": out["scope"].map(texts).to_numpy(), "channel": out["チャネル"].to_numpy(),
         "staff_id": out["職員ID"].to_numpy(), "line_account_id": pd.array([pd.NA] * len(out), dtype="Int64"),
         "occurred_at": pd.to_datetime(out["occurred_at"]).to_numpy(),      # naive UTC, as parsed
         "recorded_at": now, "reference": out["reference"].to_numpy()})
-    bulk.insert_frame(session.connection(), ConsentEvent.__tablename__,
-                      bulk.iso_dates(insert, {"occurred_at", "recorded_at"}))
-    return ConsentImportResult(file=name, rows=len(clean), events_added=len(insert), skipped_already_imported=skipped)
+    return bulk.iso_dates(rows, {"occurred_at", "recorded_at"})

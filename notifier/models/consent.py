@@ -42,3 +42,16 @@ class ConsentEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(DateTime)       # when the resident said it (UTC)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=clock.now)
     reference: Mapped[str | None] = mapped_column(String(128))    # webhook event id, import file:line …
+
+
+class ConsentImportRow(Base):
+    """A counter-consent file row already imported (取込済みの行), keyed by its content: 宛名番号, 種別,
+    同意範囲 as the scopes it covers, 取得日時 (UTC), チャネル and 職員ID. A repeated or corrected file
+    skips such rows; a consent event could not say, since a withdrawal that changed nothing writes none."""
+    __tablename__ = "consent_import_rows"
+    __table_args__ = (UniqueConstraint("row_key", name="uq_consent_import_rows_row_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id"))   # none: from before 0011
+    line: Mapped[int | None] = mapped_column(Integer)
+    row_key: Mapped[str] = mapped_column(String(255))

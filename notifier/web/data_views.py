@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from notifier import audit, db
-from notifier.contract import SOURCES
+from notifier.contract import CONSENT_IMPORT_SOURCE, IMPORT_SOURCE_LABELS
 from notifier.ingest import history
 from notifier.linkage import review
 from notifier.web import current_actor, require_roles
@@ -15,7 +15,7 @@ bp = Blueprint("data", __name__)
 @bp.route("/imports/")
 @require_roles("coordinator")
 def imports():
-    return render_template("data/imports.html", runs=history.recent_runs(db.session()), sources=SOURCES)
+    return render_template("data/imports.html", runs=history.recent_runs(db.session()), labels=IMPORT_SOURCE_LABELS)
 
 
 @bp.route("/imports/<int:run_id>")
@@ -27,7 +27,8 @@ def import_detail(run_id: int):
     audit.record(s, "view_person", actor=current_actor(), target_type="quarantine", target_id=run_id,
                  detail={"rows": len(rows)})
     s.commit()
-    return render_template("data/import_detail.html", run=run, rows=rows, sources=SOURCES)
+    return render_template("data/import_detail.html", run=run, rows=rows, labels=IMPORT_SOURCE_LABELS,
+                           consent=run.source == CONSENT_IMPORT_SOURCE)
 
 
 @bp.route("/linkage/review")
