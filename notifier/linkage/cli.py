@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from notifier.cliutil import CommandError, as_of_option, emit, json_option, with_app
+from notifier.cliutil import CommandError, as_of_option, emit, json_option, progress, with_app
 
 
 @click.group("link", help="名寄せ: link the school roster to residents.")
@@ -21,7 +21,8 @@ def link_group() -> None:
 def link_run(as_of, as_json: bool) -> None:
     from notifier import db
     from notifier.linkage.run import run_linkage
-    _result, counts = run_linkage(db.engine(), as_of)
+    with progress(as_json, unit="段階") as update:
+        _result, counts = run_linkage(db.engine(), as_of, progress=update)
     methods = "、".join(f"{k} {v:,}" for k, v in sorted(counts.by_method.items())) or "なし"
     emit(counts.as_dict(), as_json, [
         f"学齢簿 {counts.roster:,} 件: 照合済み {counts.linked:,}（{methods}）、"

@@ -42,15 +42,22 @@ def load_decisions(engine: Engine) -> pd.DataFrame:
     return df.sort_values(["decided_at", "id"])
 
 
-def run_linkage(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None
-                ) -> tuple[LinkResult, LinkCounts]:
-    """Link and store. `sources` may carry the gakureibo/juminhyo frames a batch already holds."""
+def run_linkage(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] | None = None,
+                progress=None) -> tuple[LinkResult, LinkCounts]:
+    """Link and store. `sources` may carry the gakureibo/juminhyo frames a batch already holds;
+    `progress(label, done, total)` hears of each stage (the command's bar on a terminal)."""
     sources = sources or {}
+    step = progress or (lambda label, done, total: None)
+    step("学齢簿の読込", 0, 4)
     roster = sources["gakureibo"][ROSTER_COLUMNS] if "gakureibo" in sources \
         else load_source(engine, "gakureibo", ROSTER_COLUMNS)
+    step("住民の読込", 1, 4)
     residents = current_residents(engine, as_of, sources.get("juminhyo"))
+    step("照合", 2, 4)
     result = link_roster(roster, residents, load_decisions(engine), as_of=as_of)
+    step("保存", 3, 4)
     store_result(engine, result)
+    step("", 4, 4)
     links = result.links
     counts = LinkCounts(roster=len(links), linked=int((links["status"] == "linked").sum()),
                         review=int((links["status"] == "review").sum()),
