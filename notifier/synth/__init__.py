@@ -57,7 +57,7 @@ applied; a test keeps this list equal to DIRT_RATES):
   ``duplicate_rows`` = 0.002;
 * rows that must be quarantined: ``invalid_rows`` = 0.001 of the rows of every contract file with at
   least dirt.INVALID_MIN_ROWS (20) rows, and at least one there, at every scale (registry rows only
-  of people removed before the first truth date; consent.csv none, see invalid.py);
+  of people removed before the first truth date; consent.csv too: `consent import` quarantines them);
 * counter and CSW consents: ``consent.rows_per_resident`` = 0.238 (izumi: ~44,000 rows of consent.csv).
 
 Dates: the export date ``as_of`` defaults to 2026-11-01; data is as of that day. Truth dates must be

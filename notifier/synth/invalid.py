@@ -17,8 +17,8 @@ IMPOSSIBLE_DATES = ("2025-02-30", "R5.2.30", "H31.5.1", "2024/13/01", "S64.1.8",
 IMPOSSIBLE_MONTHS = ("2025-13", "R7.13", "202500")
 IMPOSSIBLE_DATETIMES = ("2026-02-30 10:15:00", "2026-04-31 09:00:00")
 
-# Per file: (field, invalid texts) — each held-back row gets one of them in one cell. consent.csv has
-# none: `consent import` rejects a whole file on one bad row today (it is not a snapshot import).
+# Per file: (field, invalid texts) — each held-back row gets one of them in one cell. consent.csv too:
+# `consent import` quarantines such a row and imports the rest.
 SPOILERS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "juminhyo": (("removed_on", IMPOSSIBLE_DATES), ("removal_reason", ("転居", "職権")), ("sex", ("9", "0")),
                  ("birth_date", IMPOSSIBLE_DATES)),
@@ -38,6 +38,8 @@ SPOILERS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "boshi_kenshin": (("checkup_kind", ("2歳児", "5歳児")), ("attended_on", IMPOSSIBLE_DATES)),
     "kajiso": (("received_on", IMPOSSIBLE_DATES),),
     "online_shinsei": (("applied_at", IMPOSSIBLE_DATETIMES),),
+    "consent": (("granted_at", IMPOSSIBLE_DATETIMES), ("kind", ("賛成",)), ("scope", ("email", "tax;email")),
+                ("channel", ("電話", "郵送"))),
 }
 
 
