@@ -62,6 +62,46 @@ def parse_jst(raw: str) -> datetime | None:
     return None
 
 
+# References as stored → words: a counter-consent file's row (`<file>:<sha256[:16]>:<line>`, see
+# consent.importer), an unlink's withdrawal (`LINE連携解除 <account>`), LINE's webhook event id (only
+# for tracing; staff see that the resident acted), or what staff typed (受付番号・書類番号).
+IMPORT_REFERENCE = re.compile(r"^(?P<file>.+):[0-9a-f]{16}:(?P<line>\d+)$")
+UNLINK_PREFIX = "LINE連携解除 "
+OWN_ACTION = {"LINE": "本人がLINEのトークで操作", "LIFF": "本人がLINEの同意ページで操作"}
+
+
+def reference_words(channel: str, reference: str | None) -> str:
+    """What the history's 記録のもと column says for one event."""
+    if channel in OWN_ACTION:
+        return OWN_ACTION[channel]
+    if not reference:
+        return ""
+    if reference.startswith(UNLINK_PREFIX):
+        return "誤ったLINE連携の解除にともなう撤回"
+    found = IMPORT_REFERENCE.match(reference)
+    if found:
+        return f"一括取込（{found['file']} の {int(found['line'])} 行目）"
+    return f"受付番号・書類番号：{reference}"
+
+
+def channel_words(channel: str, reference: str | None) -> str:
+    if channel == "職員" and (reference or "").startswith(UNLINK_PREFIX):
+        return "職員（LINE連携の解除）"
+    return CHANNEL_LABELS.get(channel, channel)
+
+
+def withdrawn_text(history: list[dict], state: dict) -> dict[str, str]:
+    """Scope → 「YYYY年M月D日 HH:MM」 (JST) of the withdrawal, for each scope not held now whose latest
+    event is a withdrawal (history is newest first); a scope never granted has none (「同意なし」)."""
+    out = {}
+    for scope in ("notify", "tax"):
+        latest = next((h["event"] for h in history if h["event"].scope == scope), None)
+        if not state[scope] and latest is not None and latest.action == "withdraw":
+            local = latest.occurred_at.replace(tzinfo=UTC).astimezone(JST)
+            out[scope] = f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return out
+
+
 def _render(setai_no: str | None, *, number: str = "", kind: str = "atena", search_error: str | None = None,
             form: dict | None = None, errors: dict | None = None, unlink_form: dict | None = None,
             unlink_errors: dict | None = None, via: str | None = None, status: int = 200):
@@ -69,6 +109,11 @@ def _render(setai_no: str | None, *, number: str = "", kind: str = "atena", sear
     members = []
     if setai_no:
         members = staff.household_view(s, setai_no)
+        for m in members:
+            m["withdrawn_at"] = withdrawn_text(m["history"], m["state"])
+            for h in m["history"]:
+                h["channel_words"] = channel_words(h["event"].channel, h["event"].reference)
+                h["reference_words"] = reference_words(h["event"].channel, h["event"].reference)
         audit.record(s, "view_household", actor=current_actor(), target_type="household", target_id=setai_no,
                      detail={"via": via or "世帯番号"})
         s.commit()

@@ -124,7 +124,7 @@ def test_it_shows_state_and_full_history(city, coordinator, db_session):
     html = search(coordinator, "setai", "500001").get_data(as_text=True)
     member = html[html.index('id="member-0000101"'):html.index('id="member-0000102"')]
     assert re.search(r"お知らせの送付</th><td><strong>同意あり", member)
-    assert re.search(r"課税情報の確認</th><td>同意なし", member)
+    assert re.search(r"課税情報の確認</th><td>撤回済み（2025年5月1日 12:00）", member)
     rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>"
                       r"\s*<td>(.*?)</td>", member)
     # Newest first; rows of one statement in reverse order of recording.
@@ -253,3 +253,68 @@ def test_an_account_of_another_household_cannot_be_unlinked_from_here(city, coor
     assert huge.status_code == 404
     db_session.expire_all()
     assert db_session.get(LineAccount, account.id).atena_no == "0000101"
+
+
+def state_cells(html: str, atena: str) -> dict[str, str]:
+    start = html.index(f'id="member-{atena}"')
+    member = html[start:html.index("</section>", start)]
+    return dict(re.findall(r'<tr data-state="(\w+)"><th scope="row">[^<]*</th><td>(.*?)</td></tr>', member))
+
+
+def test_a_withdrawal_shows_as_withdrawn_with_its_date_not_as_never_granted(city, coordinator, db_session):
+    consent.record(db_session, "0000101", grant=["notify", "tax"], actor="test", channel="LINE",
+                   occurred_at=datetime(2025, 4, 1, 1, 30))
+    consent.record(db_session, "0000101", withdraw=["notify"], actor="test", channel="LINE",
+                   occurred_at=datetime(2025, 6, 2, 23, 5))           # 2025-06-03 08:05 in Japan
+    consent.record(db_session, "0000102", grant=["notify"], actor="test", channel="窓口",
+                   occurred_at=datetime(2025, 4, 1, 1, 30))
+    db_session.commit()
+    html = search(coordinator, "setai", "500001").get_data(as_text=True)
+    # Withdrawing notify withdrew tax too: both say when (JST); a member never asked says 同意なし.
+    assert state_cells(html, "0000101") == {"notify": "撤回済み（2025年6月3日 08:05）",
+                                            "tax": "撤回済み（2025年6月3日 08:05）"}
+    assert state_cells(html, "0000102") == {"notify": "<strong>同意あり</strong>", "tax": "同意なし"}
+
+    consent.record(db_session, "0000101", grant=["notify"], actor="test", channel="LIFF",
+                   occurred_at=datetime(2025, 7, 1, 0, 0))             # granted again: 同意あり
+    db_session.commit()
+    html = search(coordinator, "setai", "500001").get_data(as_text=True)
+    assert state_cells(html, "0000101") == {"notify": "<strong>同意あり</strong>",
+                                            "tax": "撤回済み（2025年6月3日 08:05）"}
+
+
+def history_cells(html: str, atena: str) -> list[tuple[str, str]]:
+    """(経路, 記録のもと) of each history row, newest first."""
+    start = html.index(f'id="member-{atena}"')
+    member = html[start:html.index("</section>", start)]
+    rows = re.findall(r"<tr>\s*" + r"<td>(.*?)</td>\s*" * 7 + r"</tr>", member)
+    return [(r[3], r[6]) for r in rows]
+
+
+def test_the_history_says_where_each_statement_came_from_in_words(city, coordinator, db_session, tmp_path):
+    from notifier.consent.importer import import_consents
+    f = tmp_path / "窓口同意_2025年4月.csv"
+    f.write_text("宛名番号,種別,同意範囲,取得日時,チャネル,職員ID\n0000102,同意,notify,2025-04-01 09:00,窓口,s2\n"
+                 "0000102,撤回,notify,2025-04-02 09:00,CSW,s2\n", encoding="utf-8")
+    import_consents(db_session, f, actor="test")
+    consent.record(db_session, "0000101", grant=["notify"], actor="test", channel="LINE",
+                   occurred_at=datetime(2025, 5, 1), reference="01HZXY5K2Q8V7BN4C3D2E1F0GA")
+    db_session.commit()
+    account = linked_account(city, db_session)
+    coordinator.post("/consents/unlink", data={
+        "csrf_token": csrf_token(coordinator, "/consents/"), "setai_no": "500001", "account_id": account.id,
+        "reason": "別の方の申請IDで連携されていたため", "consent": "withdraw"})
+    record_form(coordinator, channel="窓口", reference="受付 2026-0042")
+    html = search(coordinator, "setai", "500001").get_data(as_text=True)
+
+    assert history_cells(html, "0000101") == [
+        ("窓口", "受付番号・書類番号：受付 2026-0042"),
+        ("職員（LINE連携の解除）", "誤ったLINE連携の解除にともなう撤回"),
+        ("LINE（同意ページ）", "本人がLINEの同意ページで操作"),
+        ("LINE（トーク）", "本人がLINEのトークで操作")]
+    assert history_cells(html, "0000102") == [
+        ("CSW", "一括取込（窓口同意_2025年4月.csv の 3 行目）"),
+        ("窓口", "一括取込（窓口同意_2025年4月.csv の 2 行目）")]
+    # No stored reference appears raw: not LINE's event id, the unlinked account's number or the file hash.
+    assert "01HZXY5K2Q8V7BN4C3D2E1F0GA" not in html and f"LINE連携解除 {account.id}" not in html
+    assert not re.search(r"[0-9a-f]{16}", html.split("<main", 1)[1])
