@@ -7,6 +7,7 @@ from notifier import audit, db
 from notifier.contract import CONSENT_IMPORT_SOURCE, IMPORT_SOURCE_LABELS
 from notifier.ingest import history
 from notifier.linkage import review
+from notifier.linkage.match import AUTO_MARGIN, AUTO_SCORE
 from notifier.web import current_actor, require_roles
 
 bp = Blueprint("data", __name__)
@@ -41,7 +42,7 @@ def review_queue():
                      detail={"rows": len(items)})
         s.commit()
     return render_template("data/review_queue.html", pending=items, counts=review.counts(s),
-                           evidence_items=review.EVIDENCE)
+                           evidence_items=review.EVIDENCE, auto_score=AUTO_SCORE, auto_margin=AUTO_MARGIN)
 
 
 @bp.route("/linkage/review/<pupil_id>", methods=["GET", "POST"])

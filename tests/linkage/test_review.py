@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 from sqlalchemy import select
 
@@ -113,3 +114,45 @@ def test_a_decided_row_shows_the_decision_and_changes_only_with_a_reason(app, cl
                                .order_by(AuditEvent.id.desc())).first()
     assert audit.detail["changed_from"] == "confirm" and audit.detail["reason"] == "保護者に確認した"
     assert "理由：保護者に確認した" in client.get("/linkage/review/S001").get_data(as_text=True)
+
+
+# A junior-high pupil with two namesakes born the same day (a tie: for a person to decide) and a girl of
+# the same kana and birth date (a weaker candidate whose sex disagrees).
+JUNIOR = {"juminhyo": [
+    {"宛名番号": "0000051", "世帯番号": "510", "氏名": "山田 陽翔", "氏名カナ": "ヤマダ ハルト", "生年月日": "2011-06-01",
+     "性別": "1", "続柄": "子", "住所コード": "272191000510"},
+    {"宛名番号": "0000061", "世帯番号": "610", "氏名": "山田 春人", "氏名カナ": "ヤマダ ハルト", "生年月日": "2011-06-01",
+     "性別": "1", "続柄": "子", "住所コード": "272191000610"},
+    {"宛名番号": "0000071", "世帯番号": "710", "氏名": "山田 晴", "氏名カナ": "ヤマダ ハルト", "生年月日": "2011-06-01",
+     "性別": "2", "続柄": "子", "住所コード": "272191000710"}],
+    "gakureibo": [
+    {"児童生徒番号": "J009", "氏名カナ": "ヤマダ ハルト", "生年月日": "2011-06-01", "性別": "1",
+     "学校コード": "J02", "学校名": "和泉市立第二中学校", "学年": "中3"}]}
+
+
+def test_the_queue_and_the_page_show_the_roster_facts_and_each_match_in_words(app, client, db_session, tmp_path,
+                                                                              runner):
+    import_sources(app, tmp_path / "d", JUNIOR)
+    assert runner.invoke(args=["link", "run", "--as-of", "2026-11-01"]).exit_code == 0
+    sign_in(client, db_session, create_staff(db_session, "coord", ["coordinator"]))
+
+    queue = client.get("/linkage/review").get_data(as_text=True)
+    row = queue[queue.index("<td>J009</td>"):]
+    row = row[:row.index("</tr>")]
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells[:4] == ["J009", "ヤマダ ハルト", "2011-06-01", "和泉市立第二中学校 中3"]
+    assert "宛名番号 0000051：ヤマダ ハルト（2011-06-01）" in cells[4]             # the best candidate beside it
+    assert re.search(r'生年月日 <span class="agree">一致</span>・住所 <span class="blank-mark">学齢簿が空欄</span>'
+                     r'・学年 <span class="agree">一致</span>', cells[4])
+    assert "年目" not in queue and ">9<" not in row
+    assert "自動で確定するのは 17 点以上で、次の候補より 6 点以上高い場合だけです" in queue   # 最高点 explained
+
+    page = client.get("/linkage/review/J009").get_data(as_text=True)
+    assert "<tr><th>学校・学年</th><td>和泉市立第二中学校 中3</td></tr>" in page
+    assert "<tr><th>生年月日</th><td>2011-06-01</td></tr>" in page and "年目" not in page
+    cards = page.split('class="card candidate"')[1:]
+    assert [re.search(r"宛名番号 (\d+)", c).group(1) for c in cards] == ["0000051", "0000061", "0000071"]
+    assert '<th>性別</th><td>男</td><td><span class="agree">一致</span>' in cards[0]
+    assert '<th>性別</th><td>女</td><td><span class="disagree">不一致</span>' in cards[2]
+    assert '<th>住所コード</th><td>272191000510</td><td><span class="blank-mark">学齢簿が空欄</span>' in cards[0]
+    assert "<th>学年と生年月日</th><td>中3の生年月日の範囲内です</td><td><span class=\"agree\">一致</span>" in cards[0]

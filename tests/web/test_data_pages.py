@@ -37,3 +37,28 @@ def test_a_consent_import_shows_in_the_history_with_its_quarantined_rows_in_japa
 
     ops = client.get("/ops/").get_data(as_text=True)                 # the operations page lists it as set aside
     assert f'data-quarantined="{result.import_id}"' in ops and "窓口同意_4月.csv：2 行を隔離しました" in ops
+
+
+def test_an_import_with_no_quarantined_rows_says_so_in_words(app, client, db_session, tmp_path):
+    from notifier.ingest import history
+    import_sources(app, tmp_path / "d", {"juminhyo": [{"宛名番号": "0000001", "世帯番号": "1"},
+                                                      {"宛名番号": "0000002", "世帯番号": "1"}]})
+    f = tmp_path / "窓口同意_5月.csv"
+    f.write_text(HEADER + "0000001,同意,notify,2026-05-01 10:00,窓口,staff01\n", encoding="utf-8")
+    consent = import_consents(db_session, f, actor="test")
+    db_session.commit()
+    sign_in(client, db_session, create_staff(db_session, "coord", ["coordinator"]))
+    resident = next(r for r in history.recent_runs(db_session) if r.source == "juminhyo")
+
+    page = client.get(f"/imports/{resident.id}").get_data(as_text=True)
+    assert '<p class="empty">この取込で隔離された行はありません。2 行をすべて取り込みました。</p>' in page
+    assert "<table" not in page
+    page = client.get(f"/imports/{consent.import_id}").get_data(as_text=True)
+    assert '<p class="empty">この取込で隔離された行はありません。同意・撤回 1 件を記録しました。</p>' in page
+
+
+def test_an_empty_review_queue_says_so_in_words(app, client, db_session):
+    sign_in(client, db_session, create_staff(db_session, "coord", ["coordinator"]))
+    page = client.get("/linkage/review").get_data(as_text=True)
+    assert "照合済み 0 件、要確認 0 件、照合なし 0 件" in page
+    assert '<td colspan="7">確認が必要なものはありません。</td>' in page
