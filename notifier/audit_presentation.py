@@ -60,6 +60,8 @@ LINK_RESULTS = {"linked": "連携しました", "refused_already_linked": "別�
 LINK_DECISIONS = {"confirm": "照合を確定", "reject": "候補を除外", "none": "該当者なし"}
 IMPORT_STATUS = {"stored": "取込済み", "rejected": "取込中止（ファイルを取り込みませんでした）"}
 CAUSES = {"unlink": "LINE連携の解除にともなう撤回", "unfollow": "LINEのブロック", "stop": "「配信停止」の送信"}
+# Consent and link channels as the consent page names them (web/consent_views.CHANNEL_LABELS).
+CHANNELS = {"LINE": "LINE（トーク）", "LIFF": "LINE（同意ページ）", "窓口": "窓口", "CSW": "CSW", "職員": "職員"}
 
 # Detail keys → label, for keys shown as they are (「項目：値」).
 KEY_LABELS = {
@@ -352,7 +354,7 @@ def _consent_change(d: dict) -> list[str]:
     if "events" in d and "channel" not in d and "setai_no" not in d:   # a counter-consent file
         lines.append(f"記録した同意・撤回 {value_text(d['events'])} 件")
     elif d.get("channel"):
-        lines.append(f"経路：{d['channel']}")
+        lines.append(f"経路：{CHANNELS.get(d['channel'], d['channel'])}")
     if d.get("setai_no"):
         lines.append(f"世帯番号 {d['setai_no']}")
     if d.get("cause"):
@@ -371,7 +373,7 @@ def _line_link(d: dict) -> list[str]:
     if d.get("account") is not None:
         lines.append(f"LINEアカウントの番号 {d['account']}")
     if d.get("channel"):
-        lines.append(f"経路：{d['channel']}")
+        lines.append(f"経路：{CHANNELS.get(d['channel'], d['channel'])}")
     if d.get("reason"):
         lines.append(f"理由：{d['reason']}")
     return lines

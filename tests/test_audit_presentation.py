@@ -145,3 +145,11 @@ def test_a_view_of_the_points_table_and_a_preview_read_as_sentences():
     assert target_text("priority_scheme", "3", NAMES) == "優先度の点数表 第3版"
     # the worklist's own rows read as before
     assert detail_lines("view_worklist", {"rows": 3, "total": 3}) == ("表示 3 件（条件に当てはまるのは 3 件）",)
+
+
+def test_consent_channels_read_as_the_consent_page_names_them():
+    lines = detail_lines("consent_change", {"setai_no": "500001", "channel": "LIFF", "granted": ["notify"],
+                                            "withdrawn": [], "events": [1]})
+    assert "経路：LINE（同意ページ）" in lines
+    assert "経路：LINE（トーク）" in detail_lines("consent_change", {"channel": "LINE", "withdrawn": ["notify"]})
+    assert "経路：職員" in detail_lines("consent_change", {"channel": "職員", "withdrawn": ["notify"]})
