@@ -536,3 +536,22 @@ def test_the_editor_numbers_a_negated_condition_apart_and_marks_required_fields(
         assert f'href="{target}"' in nav and f'id="{target[1:]}"' in html, target
     bar = re.search(r'<div class="save-bar"(.*?)</div>\s*</div>', html, re.S).group(1)
     assert "到達数を確認する" in bar and "保存して承認を依頼する" in bar
+
+
+def test_versions_name_their_author_and_approver_as_the_header_does(app, db_session, city):
+    """Issue 10 item 21: one display name per user — the pages say 「作成 花子（author）」, not the login
+    name alone, and a command's version says who ran it."""
+    user = create_staff(db_session, "author", ["rule_author"], display_name="作成 花子")
+    author = sign_in(app.test_client(), db_session, user)
+    assert post(author, editor(author), "save", **{BASE: "1600000"}).status_code == 302
+    v2 = versions(db_session)[-1]
+    approver_user = create_staff(db_session, "approver", ["rule_approver"], display_name="承認 一郎")
+    approver = sign_in(app.test_client(), db_session, approver_user)
+    page = approver.get("/rules/approvals").get_data(as_text=True)
+    assert "作成 花子（author） が" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    approver.post(f"/rules/approvals/{v2.id}/approve", data={"csrf_token": token})
+    detail = approver.get("/rules/shugaku_enjo").get_data(as_text=True)
+    assert "承認 一郎（approver） が承認" in detail
+    assert "コマンド（" in detail            # version 1 was loaded by `rules load` (cli:<operator>)
+    assert "cli:" not in detail
