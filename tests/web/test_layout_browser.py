@@ -52,3 +52,22 @@ def test_the_reach_cards_start_on_one_line(live_app, live_session, chromium, scr
     page.screenshot(path=str(screenshot_dir / "layout-reach-cards.png"), full_page=True)
     ctx.close()
     assert not errors, errors
+
+
+def test_the_worklist_export_choice_is_wide_enough_for_its_label_and_options(live_app, live_session, chromium,
+                                                                           screenshot_dir):
+    """The export form's first field (after its hidden input) gets the wide column: its label stays on one
+    line and 「市の内部用（全機関）」 is not cut off."""
+    user = create_staff(live_session, "coord", ["coordinator"])
+    errors: list[str] = []
+    ctx, page = new_page(chromium, errors)
+    sign_in(page, live_app.url, live_session, user)
+    page.goto(f"{live_app.url}/outreach/")
+    select, label = page.locator("#x-org"), page.locator("label[for=x-org]")
+    assert select.bounding_box()["width"] >= 300, select.bounding_box()
+    assert label.bounding_box()["height"] < 1.8 * 16 * 1.2, label.bounding_box()          # one line
+    fits = page.evaluate("(() => { const s = document.querySelector('#x-org'); return s.scrollWidth <= s.clientWidth; })()")
+    assert fits
+    page.screenshot(path=str(screenshot_dir / "layout-worklist-export.png"), full_page=True)
+    ctx.close()
+    assert not errors, errors
