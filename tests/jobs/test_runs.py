@@ -54,3 +54,14 @@ def test_a_run_that_raises_is_recorded_failed_with_the_error_class(app):
         row = conn.execute(select(JobRun.status, JobRun.counts, JobRun.error, JobRun.finished_at)).one()
     assert row.status == "failed" and row.counts == {"sent": 1} and row.finished_at is not None
     assert row.error == "RuntimeError: LINE said no"
+
+
+def test_the_page_says_a_failure_in_words_and_keeps_the_technical_error_folded(app, db_session):
+    engine = app.extensions["db_engine"]
+    with pytest.raises(RuntimeError), runs.recorded(engine, "dispatch", host="h:1"):
+        raise RuntimeError("LINE_CHANNEL_ACCESS_TOKEN is not set")
+    client = sign_in(app.test_client(), db_session, create_staff(db_session, "coord", ["coordinator"]))
+    section = client.get("/ops/").get_data(as_text=True).split("<h2>定期の送信処理</h2>", 1)[1]
+    assert 'data-status="failed"' in section and "この手順は失敗しました。運用担当者に連絡してください。" in section
+    folded = section.split("<details", 1)[1].split("</details>", 1)[0]
+    assert "技術的な詳細（運用担当者向け）" in folded and "RuntimeError: LINE_CHANNEL_ACCESS_TOKEN is not set" in folded
