@@ -252,7 +252,7 @@ def _rule_approve(d: dict) -> list[str]:
     if d.get("rejected"):
         return ["却下しました", f"却下の理由：{value_text(d.get('note'))}"]
     if d.get("system"):
-        return ["運用担当者のコマンドで承認し、有効にしました（rules load --activate）"]
+        return ["運用担当者がルールの読込と同時に承認し、有効にしました（二人目の承認を経ない一括登録）"]
     return ["承認し、有効にしました"]
 
 

@@ -123,7 +123,7 @@ def test_actors_in_words():
 
 
 def test_the_details_of_the_issue_read_as_sentences():
-    assert detail_lines("rule_approve", {"system": True}) == ("運用担当者のコマンドで承認し、有効にしました（rules load --activate）",)
+    assert detail_lines("rule_approve", {"system": True}) == ("運用担当者がルールの読込と同時に承認し、有効にしました（二人目の承認を経ない一括登録）",)
     assert detail_lines("rule_change", {"hash": "06dd00599bd5", "note": None}) == (
         "変更の理由：なし", "内容の識別番号：06dd00599bd5")
     assert detail_lines("sign_in_failed", {"reason": "password", "failures": 3}) == ("パスワードの誤り（連続 3 回目）",)

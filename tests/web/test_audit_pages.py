@@ -27,7 +27,7 @@ def test_the_audit_page_shows_targets_and_details_in_japanese(app, db_session, r
     assert ["監査 一郎（kansa）", "サインイン", "職員 監査 一郎（kansa）"] == rows[0][1:4]
     approve = next(r for r in rows if r[2] == "ルール承認" and "就学援助のご案内" in r[3])
     assert approve[3] == "ルール「就学援助のご案内」第1版"
-    assert approve[4] == "運用担当者のコマンドで承認し、有効にしました（rules load --activate）"
+    assert approve[4] == "運用担当者がルールの読込と同時に承認し、有効にしました（二人目の承認を経ない一括登録）"
     assert approve[1].startswith("コマンド（") and approve[1].endswith("が実行）")
     imported = next(r for r in rows if r[2] == "データ取込")
     assert imported[3].startswith("データ取込：住民基本台帳（juminhyo.csv、取込の番号")
