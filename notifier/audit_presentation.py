@@ -258,7 +258,7 @@ def _rule_approve(d: dict) -> list[str]:
 
 def _template_approve(d: dict) -> list[str]:
     if d.get("system"):
-        return ["運用担当者のコマンドで承認し、有効にしました（templates load --activate）"]
+        return ["運用担当者が文面の読込と同時に承認し、有効にしました（二人目の承認を経ない一括登録）"]
     return _rule_approve(d)
 
 
