@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from notifier import audit, bulk, clock
 from notifier.consent import service
 from notifier.contract import CONSENT_IMPORT_SOURCE
+from notifier.ingest import importer as ingest_importer
 from notifier.ingest.dates import parse_datetimes_jst
 from notifier.ingest.decode import StructuralError, nfkc, read_export
 from notifier.models import ConsentEvent, ConsentImportRow, ImportRun, QuarantineRow
@@ -126,15 +127,10 @@ def import_consents(session: Session, path: Path, *, actor) -> ConsentImportResu
 def record_rejection(session: Session, path: Path, error: StructuralError, *, actor) -> int:
     """Record a rejected file in the import history (nothing of it was stored), audited like a rejected
     data import; for the caller to commit in a transaction of its own."""
-    raw = Path(path).read_bytes()
-    run_id = session.execute(insert(ImportRun).values(
-        batch=uuid.uuid4().hex[:12], source=CONSENT_IMPORT_SOURCE, file=Path(path).name,
-        sha256=hashlib.sha256(raw).hexdigest(), status="rejected", error=str(error),
-        actor=audit.actor_label(actor), started_at=clock.now(), finished_at=clock.now())
-        .returning(ImportRun.id)).scalar_one()
-    audit.record(session, "import", actor=actor, target_type="import_run", target_id=run_id,
-                 detail={"source": CONSENT_IMPORT_SOURCE, "file": Path(path).name, "status": "rejected"})
-    return run_id
+    return ingest_importer.record_rejection(
+        session, source=CONSENT_IMPORT_SOURCE, file=Path(path).name,
+        sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(), encoding=None, error=str(error),
+        batch=uuid.uuid4().hex[:12], actor=actor)
 
 
 def _import(session: Session, path: Path, *, actor) -> ConsentImportResult:

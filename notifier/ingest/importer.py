@@ -145,9 +145,19 @@ def _import_file(engine: Engine, source_name: str, path: Path, mapping: Mapping,
 
 def _record_rejection(engine: Engine, result: FileResult, *, batch: str, digest: str, actor) -> None:
     with engine.begin() as conn:
-        run_id = conn.execute(insert(ImportRun).values(
-            batch=batch, source=result.source, file=result.file, sha256=digest, encoding=result.encoding,
-            status="rejected", error=result.error, actor=audit.actor_label(actor), started_at=clock.now(),
-            finished_at=clock.now()).returning(ImportRun.id)).scalar_one()
-        audit.record(conn, "import", actor=actor, target_type="import_run", target_id=run_id,
-                     detail={"source": result.source, "file": result.file, "status": "rejected", "batch": batch})
+        record_rejection(conn, source=result.source, file=result.file, sha256=digest, encoding=result.encoding,
+                         error=result.error, batch=batch, actor=actor)
+
+
+def record_rejection(conn, *, source: str, file: str, sha256: str, encoding: str | None, error: str,
+                     batch: str, actor) -> int:
+    """Record a rejected file (nothing of it stored) in the import history, with its `import` audit row,
+    in the caller's transaction (a Connection or a Session); returns the ImportRun's id. Data imports
+    and counter-consent imports both record their rejections here."""
+    run_id = conn.execute(insert(ImportRun).values(
+        batch=batch, source=source, file=file, sha256=sha256, encoding=encoding, status="rejected", error=error,
+        actor=audit.actor_label(actor), started_at=clock.now(), finished_at=clock.now())
+        .returning(ImportRun.id)).scalar_one()
+    audit.record(conn, "import", actor=actor, target_type="import_run", target_id=run_id,
+                 detail={"source": source, "file": file, "status": "rejected", "batch": batch})
+    return run_id
