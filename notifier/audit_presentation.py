@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from notifier.contract import CONSENT_SCOPE_LABELS, IMPORT_SOURCE_LABELS, ROLE_LABELS
+from notifier.contract import CONSENT_CHANNEL_LABELS, CONSENT_SCOPE_LABELS, IMPORT_SOURCE_LABELS, ROLE_LABELS
 
 ACTOR_LABELS = {
     "system": "システム",
@@ -60,8 +60,8 @@ LINK_RESULTS = {"linked": "連携しました", "refused_already_linked": "別�
 LINK_DECISIONS = {"confirm": "照合を確定", "reject": "候補を除外", "none": "該当者なし"}
 IMPORT_STATUS = {"stored": "取込済み", "rejected": "取込中止（ファイルを取り込みませんでした）"}
 CAUSES = {"unlink": "LINE連携の解除にともなう撤回", "unfollow": "LINEのブロック", "stop": "「配信停止」の送信"}
-# Consent and link channels as the consent page names them (web/consent_views.CHANNEL_LABELS).
-CHANNELS = {"LINE": "LINE（トーク）", "LIFF": "LINE（同意ページ）", "窓口": "窓口", "CSW": "CSW", "職員": "職員"}
+# Consent and link channels as the consent page names them.
+CHANNELS = CONSENT_CHANNEL_LABELS
 
 # Detail keys → label, for keys shown as they are (「項目：値」).
 KEY_LABELS = {

@@ -96,6 +96,8 @@ SENSITIVITY_LABELS = {"tax": "税", "welfare": "福祉", "disability": "障害",
 # Consent (mission.md): scopes, and the channels a statement can arrive through.
 CONSENT_SCOPES = ("notify", "tax")
 CONSENT_SCOPE_LABELS = {"notify": "お知らせの送付", "tax": "所得状況の確認（課税情報）"}
+# Where a consent statement came in (consent_events.channel), as staff pages name it.
+CONSENT_CHANNEL_LABELS = {"LINE": "LINE（トーク）", "LIFF": "LINE（同意ページ）", "窓口": "窓口", "CSW": "CSW", "職員": "職員"}
 CONSENT_ACTIONS = ("grant", "withdraw")
 CONSENT_CHANNELS = ("LINE", "LIFF", "窓口", "CSW", "職員")
 # Channels on which staff may record a *grant*: only what the resident said to them in person.

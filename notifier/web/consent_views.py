@@ -13,6 +13,7 @@ from notifier import audit, clock, db
 from notifier.clock import JST
 from notifier.consent import service as consent
 from notifier.consent import staff
+from notifier.contract import CONSENT_CHANNEL_LABELS
 from notifier.line import accounts
 from notifier.web import current_actor, require_roles
 
@@ -21,8 +22,8 @@ bp = Blueprint("consents", __name__, url_prefix="/consents")
 SEARCH_KINDS = {"atena": "宛名番号", "setai": "世帯番号"}
 SCOPE_LABELS = {"notify": "お知らせ", "tax": "課税情報の確認"}
 ACTION_LABELS = {"grant": "同意", "withdraw": "撤回"}
-CHANNEL_LABELS = {"LINE": "LINE（トーク）", "LIFF": "LINE（同意ページ）", "窓口": "窓口", "CSW": "CSW",
-                  "職員": "職員（書面による申出）"}
+# A statement staff record under 職員 on this page is a written request.
+CHANNEL_LABELS = {**CONSENT_CHANNEL_LABELS, "職員": "職員（書面による申出）"}
 # What staff can record: a consent given in person (counter, CSW visit), or a withdrawal, which may
 # also arrive as a written request handled by staff.
 SCOPE_CHOICES = {"notify": ("お知らせの送付", ["notify"]),
@@ -97,7 +98,7 @@ def withdrawn_text(history: list[dict], state: dict) -> dict[str, str]:
     for scope in ("notify", "tax"):
         latest = next((h["event"] for h in history if h["event"].scope == scope), None)
         if not state[scope] and latest is not None and latest.action == "withdraw":
-            local = latest.occurred_at.replace(tzinfo=UTC).astimezone(JST)
+            local = clock.utc_to_jst(latest.occurred_at)
             out[scope] = f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
     return out
 
@@ -273,7 +274,7 @@ def unlink():
     accounts.unlink(s, account, actor=current_actor(), reason=reason)
     if withdraw:
         consent.record(s, atena, actor=current_actor(), withdraw=["notify"], channel="職員",
-                       staff_id=g.user.username, reference=f"LINE連携解除 {account.id}", cause="unlink")
+                       staff_id=g.user.username, reference=f"{UNLINK_PREFIX}{account.id}", cause="unlink")
     s.commit()
     flash(f"宛名番号 {atena} のLINE連携を解除しました。", "success")
     return redirect(_household_url(setai_no, f"member-{atena}"))
