@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from notifier import audit, bulk, clock
@@ -25,10 +25,10 @@ from notifier.consent import service
 from notifier.contract import CONSENT_IMPORT_SOURCE
 from notifier.ingest import importer as ingest_importer
 from notifier.ingest.dates import parse_datetimes_jst
-from notifier.ingest.decode import StructuralError, nfkc, read_export
+from notifier.ingest.decode import StructuralError, map_distinct, nfkc, read_export
 from notifier.models import ConsentEvent, ConsentImportRow, ImportRun, QuarantineRow
 from notifier.models.sources import SOURCE_TABLES
-from notifier.residents import current_condition
+from notifier.residents import PERIOD_COLUMNS, current_mask
 from notifier.vector import isin
 
 HEADERS = ["宛名番号", "種別", "同意範囲", "取得日時", "チャネル", "職員ID"]
@@ -66,7 +66,7 @@ def validate(frame: pd.DataFrame, file: str, known_residents) -> tuple[pd.DataFr
     if missing:
         raise StructuralError(file, 1, missing[0], "必須の列がありません")
     written = frame[HEADERS].astype("str").fillna("")
-    f = written.apply(nfkc).apply(lambda s: s.str.strip())
+    f = written.apply(lambda s: map_distinct(s, lambda u: nfkc(u).str.strip()))   # once per distinct value
     # read_export's index is the physical line where each record starts (header = line 1).
     line = pd.Series(f.index.to_numpy(), index=f.index)
     when, bad_when = parse_datetimes_jst(f["取得日時"])
@@ -96,21 +96,34 @@ def validate(frame: pd.DataFrame, file: str, known_residents) -> tuple[pd.DataFr
     return clean, problems
 
 
+_WRITTEN_BY_TEXT = {f"{text}|{kind}": scopes for (text, kind), scopes in WRITTEN.items()}
+
+
+def _written(scope_text: pd.Series, action: pd.Series) -> pd.Series:
+    """Per valid row, the list of scopes it writes (WRITTEN), looked up in one pass."""
+    return (scope_text.str.replace(" ", "") + "|" + action).astype(object).map(_WRITTEN_BY_TEXT)
+
+
 def row_keys(rows: pd.DataFrame) -> pd.Series:
     """Each valid row's content as one text: 宛名番号|action|scopes|取得日時 (UTC, µs)|チャネル|職員ID.
     Migration 0011 keys the rows of earlier imports the same way."""
     action = rows["種別"].map(KINDS)
-    scopes = pd.Series(list(zip(rows["同意範囲"].str.replace(" ", ""), action, strict=True)),
-                       index=rows.index, dtype=object).map(WRITTEN).str.join(";")
+    scopes = _written(rows["同意範囲"], action).str.join(";")
     when = pd.Series(np.datetime_as_string(pd.to_datetime(rows["occurred_at"]).to_numpy("datetime64[us]"),
                                            unit="us"), index=rows.index)
     return (rows["宛名番号"].astype(str) + "|" + action + "|" + scopes + "|" + when + "|"
             + rows["チャネル"].astype(str) + "|" + rows["職員ID"].astype(str))
 
 
-def _frame(result, columns: list[str]) -> pd.DataFrame:
-    rows = result.all()
-    return pd.DataFrame(dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {c: [] for c in columns})
+def _residents(session: Session) -> pd.DataFrame:
+    """Every resident row once (atena_no, setai_no, id, current today): who is known, and the
+    household each lives in today (else their last). One bulk read in the caller's transaction."""
+    rows = bulk.read_frame(session.connection(), SOURCE_TABLES["juminhyo"].name,
+                           ["atena_no", "setai_no", "id", *PERIOD_COLUMNS])
+    dates = {c: pd.to_datetime(rows[c], format="%Y-%m-%d", errors="coerce") for c in PERIOD_COLUMNS}
+    current = current_mask(pd.DataFrame(dates), clock.today_jst())
+    return pd.DataFrame({"atena_no": rows["atena_no"], "setai_no": rows["setai_no"],
+                         "id": rows["id"].astype("int64"), "current": current})
 
 
 def import_consents(session: Session, path: Path, *, actor) -> ConsentImportResult:
@@ -145,16 +158,12 @@ def _import(session: Session, path: Path, *, actor) -> ConsentImportResult:
     sha256 = hashlib.sha256(raw).hexdigest()
     frame, encoding = read_export(raw, name)
     started = clock.now()
-    t = SOURCE_TABLES["juminhyo"]
-    # Every resident row once: who is known, and the household each lives in today (else their last).
-    residents = _frame(session.execute(select(t.c.atena_no, t.c.setai_no, t.c.id,
-                                              current_condition(t, clock.today_jst()).label("current"))),
-                       ["atena_no", "setai_no", "id", "current"])
+    residents = _residents(session)
     clean, problems = validate(frame, name, residents["atena_no"])
     good = clean[~isin(clean["line"], problems["line"].unique())] if len(problems) else clean
     keys = row_keys(good) if len(good) else pd.Series([], dtype=object)
     repeated = keys.duplicated(keep="first").to_numpy(dtype=bool)
-    done = pd.Series(session.scalars(select(ConsentImportRow.row_key)).all(), dtype=object)
+    done = bulk.read_frame(session.connection(), ConsentImportRow.__tablename__, ["row_key"], nullable=set())["row_key"]
     before = isin(keys, done) & ~repeated if len(done) else np.zeros(len(keys), dtype=bool)
     new = ~repeated & ~before
     todo = good[new].assign(row_key=keys[new]).sort_values(["occurred_at", "line"], kind="stable")
@@ -189,8 +198,7 @@ def _events(session: Session, todo: pd.DataFrame, residents: pd.DataFrame) -> pd
         return pd.DataFrame()
     # One row per (file row, scope): withdrawing notify withdraws tax too.
     action = todo["種別"].map(KINDS)
-    scopes = pd.Series(list(zip(todo["同意範囲"].str.replace(" ", ""), action, strict=True)), index=todo.index,
-                       dtype=object).map(WRITTEN)
+    scopes = _written(todo["同意範囲"], action)
     events = todo.assign(action=action.to_numpy(), scope=scopes, order=range(len(todo))).explode("scope")
 
     # The state just before each event: the previous event of the file for that resident and scope, unless

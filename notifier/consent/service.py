@@ -41,6 +41,13 @@ def load_events(db, atena_nos=None, *, before=None) -> pd.DataFrame:
     """The consent history as consent.state reads it (id, atena_no, scope, action, occurred_at): every
     event, or those of `atena_nos`, or those that occurred before `before` (naive UTC). `db` is a
     Session or a Connection."""
+    if atena_nos is None and before is None:
+        # The whole history (the batch and the dashboards): one bulk read in the caller's transaction.
+        from notifier import bulk
+        conn = db.connection() if isinstance(db, Session) else db
+        frame = bulk.read_frame(conn, ConsentEvent.__tablename__, EVENT_COLUMNS, nullable=set())
+        return frame.astype({"id": "int64"}).assign(
+            occurred_at=pd.to_datetime(frame["occurred_at"], format="ISO8601").astype("datetime64[us]"))
     query = select(ConsentEvent.id, ConsentEvent.atena_no, ConsentEvent.scope, ConsentEvent.action,
                    ConsentEvent.occurred_at)
     if atena_nos is not None:

@@ -30,11 +30,12 @@ def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] |
     household table uses; the others read as empty. Default: every source.
     """
     from notifier.contract import SOURCES
-    from notifier.households.members import SOURCE_COLUMNS
+    from notifier.households.members import SOURCE_COLUMNS, read_since
     from notifier.ingest.load import load_source
     given = sources or {}
     wanted = list(SOURCES) if names is None else ["juminhyo", *[n for n in SOURCES if n in set(names) - {"juminhyo"}]]
-    sources = {name: given[name] if name in given else load_source(engine, name, SOURCE_COLUMNS[name])
+    sources = {name: given[name] if name in given else load_source(engine, name, SOURCE_COLUMNS[name],
+                                                                       since=read_since(name, as_of))
                for name in wanted}
     links = confirmed_links(engine)
     table = build_household_table(sources, links, as_of)

@@ -57,6 +57,14 @@ SOURCE_COLUMNS = {
 CARE_SERVICE_LOOKBACK_MONTHS = 24
 
 
+def read_since(name: str, as_of: dt.date) -> tuple[str, dt.date] | None:
+    """(date column, first day) when the household table uses only a source's rows from that day
+    on: a reader may leave the older rows in the database (kaigo_service is the largest export)."""
+    if name == "kaigo_service":
+        return "service_month", month_start(as_of, CARE_SERVICE_LOOKBACK_MONTHS).date()
+    return None
+
+
 def _src(sources: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
     df = sources.get(name)
     return source_frame(name) if df is None else df
@@ -231,4 +239,4 @@ def build_members(sources: dict[str, pd.DataFrame], links: pd.DataFrame | None,
     return m, households, facts
 
 
-__all__ = ["build_members", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS", "SOURCE_COLUMNS"]
+__all__ = ["build_members", "read_since", "SHOGAI_SERVICE_COLUMNS", "HANDBOOK_COLUMNS", "SOURCE_COLUMNS"]

@@ -3,18 +3,18 @@
 Frames use the contract's field names: ids as str, dates as datetime64[ns] (NaT for none), fy/int as
 Int64, sex/grade as Int8, flags as bool. Reading goes around the ORM's per-value type processing:
 on PostgreSQL, ADBC (Apache Arrow's database connectivity driver) hands whole typed columns over as
-Arrow arrays (COPY into pandas is the fallback); on SQLite a raw cursor of Python's own sqlite3 —
-never a second SQLite library in the same process, whose file locks would break the first one's
-(SQLite's "multiple copies of SQLite in one process" hazard: seen here as disk I/O errors).
+Arrow arrays (`notifier.bulk.read_frame`'s COPY is the fallback); on SQLite `bulk.read_frame` reads
+each column as one string that Arrow splits.
 """
 from __future__ import annotations
 
-import io
 import logging
+from datetime import date
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from notifier import bulk
 from notifier.contract import SOURCES
 from notifier.models.sources import SOURCE_TABLES, source_columns
 
@@ -23,17 +23,17 @@ _DATE_KINDS = {"date", "month"}
 _TRUE = {"t", "true", "1", 1, True}
 
 
-def _fetch_adbc(engine: Engine, table: str, columns: list[str]) -> pd.DataFrame | None:
+def _fetch_adbc(engine: Engine, table: str, columns: list[str], where: str, params: tuple) -> pd.DataFrame | None:
     """The columns as Arrow arrays through ADBC, or None when ADBC cannot read this database."""
     url = engine.url
-    sql = f"SELECT {', '.join(columns)} FROM {table}"
+    sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {where}".replace("?", "$1") if where else "")
     if engine.dialect.name != "postgresql":
         return None
     try:
         import adbc_driver_postgresql.dbapi as adbc
         conn = adbc.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
         with conn, conn.cursor() as cur:
-            cur.execute(sql)
+            cur.execute(sql, params or None)
             arrow = cur.fetch_arrow_table()
     except Exception as exc:  # noqa: BLE001 - any trouble: the plain path below reads it instead
         log.warning("ADBC could not read %s (%s); reading it row by row", table, type(exc).__name__)
@@ -41,50 +41,80 @@ def _fetch_adbc(engine: Engine, table: str, columns: list[str]) -> pd.DataFrame 
     return arrow.to_pandas()
 
 
-def _fetch(engine: Engine, table: str, columns: list[str]) -> pd.DataFrame:
-    fast = _fetch_adbc(engine, table, columns)
+def _fetch(engine: Engine, table: str, columns: list[str], where: str = "", params: tuple = (),
+           nullable: set[str] | None = None) -> pd.DataFrame:
+    """`where`: an SQL condition on the table's columns (with `?` placeholders, `params`);
+    `nullable`: the columns that may hold NULL (default: all)."""
+    fast = _fetch_adbc(engine, table, columns, where, params)
     if fast is not None:
         return fast
-    cols = ", ".join(columns)
     with engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        if engine.dialect.name == "postgresql":
-            buf = io.BytesIO()
-            with raw.cursor() as cur:
-                with cur.copy(f"COPY (SELECT {cols} FROM {table}) TO STDOUT WITH (FORMAT csv)") as copy:
-                    for chunk in copy:
-                        buf.write(chunk)
-            buf.seek(0)
-            if not buf.getbuffer().nbytes:
-                return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
-            # Every column as text; unquoted empty fields (NULL) become NaN.
-            return pd.read_csv(buf, header=None, names=columns, dtype=str, keep_default_na=False,
-                               na_values=[""], encoding="utf-8")
-        cur = raw.execute(f"SELECT {cols} FROM {table}")
-        rows = cur.fetchall()
-        cur.close()
-        return pd.DataFrame.from_records(rows, columns=columns)
+        return bulk.read_frame(conn, table, columns, where=where, params=params, nullable=nullable)
 
 
-def load_source(engine: Engine, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+def _arrow_text(values: pd.Series):
+    """The Arrow array behind a text column (no copy), or None when the column is not text."""
+    if values.dtype == object or not pd.api.types.is_string_dtype(values):
+        return None
+    import pyarrow as pa
+    return pa.array(values)
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """ISO text (SQLite, COPY) or date objects/timestamps (ADBC) → datetime64[ns]; bad or blank → NaT."""
+    text = _arrow_text(values)
+    if text is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True).cast(pa.timestamp("ns"))
+        return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index)
+    if values.dtype == object and values.map(type).eq(str).all():
+        return pd.to_datetime(values, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+    return pd.to_datetime(values, errors="coerce").astype("datetime64[ns]")
+
+
+def _integers(values: pd.Series, width: str) -> pd.Series:
+    """Integers as pandas' nullable Int64/Int8; text that is not an integer → NA."""
+    nullable = "Int64" if width == "int64" else "Int8"
+    text = _arrow_text(values)
+    if text is not None:
+        import pyarrow as pa
+        try:
+            ints = text.cast(getattr(pa, width)())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass                            # a value that is not a plain integer: pandas coerces it
+        else:
+            return pd.Series(pd.array(ints.to_pandas(types_mapper=lambda _t: pd.api.types.pandas_dtype(nullable))),
+                             index=values.index)
+    return pd.to_numeric(values, errors="coerce").astype(nullable)
+
+
+def load_source(engine: Engine, name: str, columns: list[str] | None = None, *,
+                since: tuple[str, date] | None = None) -> pd.DataFrame:
+    """A source's stored rows as a typed frame; `since=(column, day)` reads only rows whose date
+    column is on or after `day` (the filter runs in the database)."""
     source = SOURCES[name]
     wanted = columns or [c for c in source_columns(source) if c != "import_id"]
-    frame = _fetch(engine, SOURCE_TABLES[name].name, wanted)
+    where, params = "", ()
+    if since is not None:
+        column, day = since
+        if column not in {c.field for c in source.columns}:
+            raise ValueError(f"{name} has no column {column}")
+        where, params = f"{column} >= ?", (day.isoformat() if engine.dialect.name == "sqlite" else day,)
+    table = SOURCE_TABLES[name]
+    frame = _fetch(engine, table.name, wanted, where, params, {c.name for c in table.columns if c.nullable})
     kinds = {c.field: c.kind for c in source.columns}
     for col in wanted:
         kind = kinds.get(col)
         values = frame[col]
         if kind in _DATE_KINDS:
-            # ISO text from SQLite; date objects or timestamps from PostgreSQL's typed columns.
-            text = values.dtype == object and values.map(type).eq(str).all() or pd.api.types.is_string_dtype(values)
-            frame[col] = (pd.to_datetime(values, format="%Y-%m-%d", errors="coerce") if text
-                          else pd.to_datetime(values, errors="coerce")).astype("datetime64[ns]")
+            frame[col] = _dates(values)
         elif kind == "datetime":
             frame[col] = pd.to_datetime(values, format="ISO8601", errors="coerce").astype("datetime64[ns]")
         elif kind in ("fy", "int"):
-            frame[col] = pd.to_numeric(values, errors="coerce").astype("Int64")
+            frame[col] = _integers(values, "int64")
         elif kind in ("sex", "grade"):
-            frame[col] = pd.to_numeric(values, errors="coerce").astype("Int8")
+            frame[col] = _integers(values, "int8")
         elif kind == "flag" or col == "gaiji":
             frame[col] = values.isin(_TRUE).to_numpy(dtype=bool) if values.dtype == object or \
                 pd.api.types.is_string_dtype(values) else values.fillna(0).astype(bool)

@@ -84,6 +84,7 @@ def store_result(engine: Engine, result: LinkResult) -> None:
 
 def confirmed_links(engine: Engine) -> pd.DataFrame:
     """pupil_id → atena_no for linked roster rows (the input of the household table)."""
+    from notifier import bulk
     with engine.connect() as conn:
-        rows = conn.execute(select(PupilLink.pupil_id, PupilLink.atena_no).where(PupilLink.status == "linked")).all()
-    return pd.DataFrame(rows, columns=["pupil_id", "atena_no"])
+        return bulk.read_frame(conn, PupilLink.__tablename__, ["pupil_id", "atena_no"], where="status = ?",
+                               params=("linked",), nullable={"atena_no"})
