@@ -31,12 +31,13 @@ def build_inputs(engine: Engine, as_of: date, sources: dict[str, pd.DataFrame] |
     """
     from notifier.contract import SOURCES
     from notifier.households.members import SOURCE_COLUMNS, read_since
-    from notifier.ingest.load import load_source
+    from notifier.ingest.load import load_sources
     given = sources or {}
     wanted = list(SOURCES) if names is None else ["juminhyo", *[n for n in SOURCES if n in set(names) - {"juminhyo"}]]
-    sources = {name: given[name] if name in given else load_source(engine, name, SOURCE_COLUMNS[name],
-                                                                       since=read_since(name, as_of))
-               for name in wanted}
+    read = [n for n in wanted if n not in given]
+    loaded = load_sources(engine, read, columns={n: SOURCE_COLUMNS[n] for n in read},
+                          since={n: read_since(n, as_of) for n in read}) if read else {}
+    sources = {name: given[name] if name in given else loaded[name] for name in wanted}
     links = confirmed_links(engine)
     table = build_household_table(sources, links, as_of)
     consents = household_consents(engine, sources["juminhyo"], as_of)

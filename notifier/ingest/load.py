@@ -23,29 +23,37 @@ _DATE_KINDS = {"date", "month"}
 _TRUE = {"t", "true", "1", 1, True}
 
 
-def _fetch_adbc(engine: Engine, table: str, columns: list[str], where: str, params: tuple) -> pd.DataFrame | None:
-    """The columns as Arrow arrays through ADBC, or None when ADBC cannot read this database."""
-    url = engine.url
-    sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {where}".replace("?", "$1") if where else "")
+def _adbc_connect(engine: Engine):
+    """An ADBC connection to the engine's PostgreSQL database, or None (SQLite, ADBC not installed,
+    or it cannot connect: the COPY path reads instead)."""
     if engine.dialect.name != "postgresql":
         return None
     try:
         import adbc_driver_postgresql.dbapi as adbc
-        conn = adbc.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
-        with conn, conn.cursor() as cur:
+        return adbc.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    except Exception as exc:  # noqa: BLE001 - any trouble: the plain path reads instead
+        log.warning("ADBC could not connect (%s); reading through COPY", type(exc).__name__)
+        return None
+
+
+def _fetch_adbc(adbc_conn, table: str, columns: list[str], where: str, params: tuple) -> pd.DataFrame | None:
+    """The columns as Arrow arrays through ADBC, or None when ADBC cannot read this table."""
+    sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {where}".replace("?", "$1") if where else "")
+    try:
+        with adbc_conn.cursor() as cur:
             cur.execute(sql, params or None)
             arrow = cur.fetch_arrow_table()
     except Exception as exc:  # noqa: BLE001 - any trouble: the plain path below reads it instead
-        log.warning("ADBC could not read %s (%s); reading it row by row", table, type(exc).__name__)
+        log.warning("ADBC could not read %s (%s); reading it through COPY", table, type(exc).__name__)
         return None
-    return arrow.to_pandas()
+    return arrow.to_pandas(date_as_object=False)
 
 
 def _fetch(engine: Engine, table: str, columns: list[str], where: str = "", params: tuple = (),
-           nullable: set[str] | None = None) -> pd.DataFrame:
+           nullable: set[str] | None = None, adbc_conn=None) -> pd.DataFrame:
     """`where`: an SQL condition on the table's columns (with `?` placeholders, `params`);
-    `nullable`: the columns that may hold NULL (default: all)."""
-    fast = _fetch_adbc(engine, table, columns, where, params)
+    `nullable`: the columns that may hold NULL (default: all); `adbc_conn`: read through it."""
+    fast = _fetch_adbc(adbc_conn, table, columns, where, params) if adbc_conn is not None else None
     if fast is not None:
         return fast
     with engine.connect() as conn:
@@ -93,6 +101,12 @@ def load_source(engine: Engine, name: str, columns: list[str] | None = None, *,
                 since: tuple[str, date] | None = None) -> pd.DataFrame:
     """A source's stored rows as a typed frame; `since=(column, day)` reads only rows whose date
     column is on or after `day` (the filter runs in the database)."""
+    return load_sources(engine, [name], columns={name: columns} if columns else None,
+                        since={name: since} if since else None)[name]
+
+
+def _load(engine: Engine, name: str, columns: list[str] | None, since: tuple[str, date] | None,
+          adbc_conn) -> pd.DataFrame:
     source = SOURCES[name]
     wanted = columns or [c for c in source_columns(source) if c != "import_id"]
     where, params = "", ()
@@ -102,7 +116,7 @@ def load_source(engine: Engine, name: str, columns: list[str] | None = None, *,
             raise ValueError(f"{name} has no column {column}")
         where, params = f"{column} >= ?", (day.isoformat() if engine.dialect.name == "sqlite" else day,)
     table = SOURCE_TABLES[name]
-    frame = _fetch(engine, table.name, wanted, where, params, {c.name for c in table.columns if c.nullable})
+    frame = _fetch(engine, table.name, wanted, where, params, {c.name for c in table.columns if c.nullable}, adbc_conn)
     kinds = {c.field: c.kind for c in source.columns}
     for col in wanted:
         kind = kinds.get(col)
@@ -126,5 +140,15 @@ def load_source(engine: Engine, name: str, columns: list[str] | None = None, *,
     return frame
 
 
-def load_sources(engine: Engine, names: list[str] | None = None) -> dict[str, pd.DataFrame]:
-    return {name: load_source(engine, name) for name in (names or list(SOURCES))}
+def load_sources(engine: Engine, names: list[str] | None = None, *, columns: dict[str, list[str]] | None = None,
+                 since: dict[str, tuple[str, date] | None] | None = None) -> dict[str, pd.DataFrame]:
+    """Several sources (default: all) as typed frames, over one connection; `columns` and `since` per
+    source as in `load_source` (a source not named there: every column, every row)."""
+    columns, since = columns or {}, since or {}
+    adbc_conn = _adbc_connect(engine)
+    try:
+        return {name: _load(engine, name, columns.get(name), since.get(name), adbc_conn)
+                for name in (names or list(SOURCES))}
+    finally:
+        if adbc_conn is not None:
+            adbc_conn.close()

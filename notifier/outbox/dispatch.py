@@ -9,7 +9,9 @@ One run:
    `FOR UPDATE SKIP LOCKED` on PostgreSQL; on SQLite one conditional UPDATE … RETURNING (its single
    writer makes it atomic). Two dispatchers never hold the same delivery.
 4. Consent, following and residence are checked again for the batch; a delivery that no longer may go
-   is cancelled with the reason.
+   is cancelled with the reason. Steps 3 and 4 for the next batch run in a second thread while the
+   current batch is being sent, and a third writes the previous batch's outcomes; a batch claimed but
+   not sent (the run stopped) goes back to the queue.
 5. Sends go through line-bot-sdk (`LineClient.push`) with the delivery's X-Line-Retry-Key, a few at a
    time in threads, on the shared rate schedule (`rate.py`). Outcomes are written per batch:
    2xx / 409 → sent; 429 rate → retried after its Retry-After header (LINE documents none, so
@@ -20,6 +22,7 @@ Logs carry counts and delivery ids only (no LINE user ids, no message bodies).
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -33,7 +36,8 @@ from datetime import datetime, timedelta
 from datetime import time as time_of_day
 
 import pandas as pd
-from sqlalchemy import DateTime, bindparam, select, text, update
+from sqlalchemy import DateTime, Integer, String, Text, bindparam, cast, column, select, text, update
+from sqlalchemy import values as values_table
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -224,6 +228,9 @@ def _send_one(client, row) -> _Outcome:
     return _Outcome(row.id, "sent", request_id=result.line_request_id)
 
 
+_OUTCOME_COLUMNS = ("b_id", "status", "next", "request_id", "sent_at", "err_status", "err_message", "attempts")
+
+
 def _write(engine: Engine, outcomes: list[_Outcome], batch: pd.DataFrame, now: datetime, rng: random.Random,
            result: DispatchResult) -> None:
     attempts = dict(zip(batch["id"], batch["attempts"], strict=True))
@@ -252,7 +259,19 @@ def _write(engine: Engine, outcomes: list[_Outcome], batch: pd.DataFrame, now: d
             result.failed += 1
         params.append(values)
     with engine.begin() as conn:
-        if params:
+        if params and conn.dialect.name == "postgresql":
+            # One UPDATE … FROM (VALUES …) for the batch: a statement per delivery costs PostgreSQL
+            # a parse and a plan each. (SQLite runs executemany in process, cheaply.)
+            v = values_table(column("b_id", Integer), column("status", String), column("next", DateTime),
+                             column("request_id", String), column("sent_at", DateTime), column("err_status", Integer),
+                             column("err_message", Text), column("attempts", Integer), name="outcome").data(
+                [tuple(p[k] for k in _OUTCOME_COLUMNS) for p in params])
+            t = Delivery.__table__
+            conn.execute(update(t).where(t.c.id == v.c.b_id).values(
+                status=v.c.status, next_attempt_at=cast(v.c.next, DateTime), line_request_id=v.c.request_id,
+                sent_at=cast(v.c.sent_at, DateTime), error_status=cast(v.c.err_status, Integer),
+                error_message=v.c.err_message, attempts=v.c.attempts, claimed_by=None, updated_at=now))
+        elif params:
             conn.execute(update(Delivery.__table__).where(Delivery.__table__.c.id == bindparam("b_id"))
                          .values(status=bindparam("status"), next_attempt_at=bindparam("next"),
                                  line_request_id=bindparam("request_id"), sent_at=bindparam("sent_at"),
@@ -261,6 +280,12 @@ def _write(engine: Engine, outcomes: list[_Outcome], batch: pd.DataFrame, now: d
         if sent_notices:
             conn.execute(update(Notice).where(Notice.id.in_(sorted(sent_notices)), Notice.first_sent_at.is_(None))
                          .values(first_sent_at=now))
+
+
+def _finish(engine: Engine, outcomes: list[_Outcome], go: pd.DataFrame, untried: list[int], rng: random.Random,
+            result: DispatchResult) -> None:
+    _write(engine, outcomes, go, clock.now(), rng, result)
+    _release(engine, untried, clock.now())
 
 
 def _cancel(engine: Engine, ids_reasons: dict[int, str], now: datetime) -> None:
@@ -307,35 +332,49 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
             return result
     requeued, unknown = recover(engine, clock.now(), claim_stale_seconds)
     result.recovered, result.unknown = requeued, unknown
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        while not result.stopped_for_quota and (limit is None or done < limit):
-            now = clock.now()
-            ids = claim(engine, min(BATCH, limit - done) if limit is not None else BATCH, now, worker)
-            if not ids:
+    claimed = 0
+
+    def size() -> int:
+        return min(BATCH, limit - claimed) if limit is not None else BATCH
+
+    # While one batch is on the wire, the next is claimed and checked (a second thread: its database
+    # work and the sends' network waits overlap; it reads this run's clock, so it runs in a copy of the
+    # caller's context). A claimed batch that is not sent goes back queued.
+    written = []
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, ThreadPoolExecutor(max_workers=1) as ahead, \
+            ThreadPoolExecutor(max_workers=1) as writer:
+        upcoming = ahead.submit(contextvars.copy_context().run, _prepare, engine, size(), worker) if size() > 0 else None
+        while upcoming is not None:
+            batch = upcoming.result()
+            upcoming = None
+            if batch is None:
                 break
-            with Session(engine) as s:
-                batch = _batch(s, ids)
-                reasons = send_time_reasons(s, batch, clock.today_jst())
-            cancel = {int(i): r for i, r in zip(batch["id"], reasons, strict=True) if isinstance(r, str)}
-            if cancel:
-                _cancel(engine, cancel, now)
-                result.cancelled += len(cancel)
-                for r in cancel.values():
-                    result.cancel_reasons[r] = result.cancel_reasons.get(r, 0) + 1
-            go = batch[~reasons.map(lambda r: isinstance(r, str)).to_numpy(dtype=bool)]
-            outcomes = _send_paced(engine, client, pool, go, rate_per_second)
+            claimed += len(batch.ids)
+            result.cancelled += len(batch.cancelled)
+            for r in batch.cancelled.values():
+                result.cancel_reasons[r] = result.cancel_reasons.get(r, 0) + 1
+            if size() > 0:
+                upcoming = ahead.submit(contextvars.copy_context().run, _prepare, engine, size(), worker)
+            outcomes = _send_paced(engine, client, pool, batch.go, rate_per_second)
             quota = next((o for o in outcomes if o.status == "quota"), None)
             tried = {o.id for o in outcomes}
-            untried = [int(i) for i in go["id"] if int(i) not in tried]
-            _write(engine, outcomes, go, clock.now(), rng, result)
-            _release(engine, untried, clock.now())
+            untried = [int(i) for i in batch.go["id"] if int(i) not in tried]
+            # Outcomes are written in order by one more thread while the next batch goes out.
+            written.append(writer.submit(contextvars.copy_context().run, _finish, engine, outcomes, batch.go,
+                                         untried, rng, result))
+            if progress is not None:
+                progress(len(batch.ids))
             if quota is not None:
                 result.stopped_for_quota = True
                 _raise_quota_alert(engine, quota, clock.now())
-            done += len(ids)
-            if progress is not None:
-                progress(len(ids))
+                if upcoming is not None:
+                    unsent = upcoming.result()
+                    if unsent is not None:
+                        _release(engine, [int(i) for i in unsent.go["id"]], clock.now())
+                        result.cancelled += len(unsent.cancelled)
+                    upcoming = None
+    for f in written:
+        f.result()                   # a write that failed fails the run (its rows stay `sending`: recovered later)
     result.seconds = round(time.monotonic() - started, 2)
     with Session(engine) as s, s.begin():
         audit.record(s, "notice_dispatch", actor=actor, target_type="dispatch_run", target_id=worker,
@@ -344,6 +383,30 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
              result.sent, result.retried, result.failed, result.cancelled, result.unknown,
              result.stopped_for_quota, result.seconds)
     return result
+
+
+@dataclass
+class _Batch:
+    ids: list[int]                   # claimed
+    go: pd.DataFrame                 # to send (the rest were cancelled at the send-time check)
+    cancelled: dict[int, str]        # delivery id → reason
+
+
+def _prepare(engine: Engine, n: int, worker: str) -> _Batch | None:
+    """Claim up to `n` due deliveries, check them again (cancelling those that may no longer go) and
+    return what is to be sent; None when nothing is due."""
+    now = clock.now()
+    ids = claim(engine, n, now, worker)
+    if not ids:
+        return None
+    with Session(engine) as s:
+        batch = _batch(s, ids)
+        reasons = send_time_reasons(s, batch, clock.today_jst())
+    cancel = {int(i): r for i, r in zip(batch["id"], reasons, strict=True) if isinstance(r, str)}
+    if cancel:
+        _cancel(engine, cancel, now)
+    go = batch[~reasons.map(lambda r: isinstance(r, str)).to_numpy(dtype=bool)]
+    return _Batch(ids, go, cancel)
 
 
 def _send_paced(engine: Engine, client, pool: ThreadPoolExecutor, go: pd.DataFrame,

@@ -197,6 +197,36 @@ def test_the_monthly_quota_stops_the_run_marks_nothing_failed_and_alerts_staff(s
     assert run(stack).sent == 5
 
 
+def test_a_quota_stop_puts_the_batch_claimed_ahead_back_in_the_queue_unattempted(stack, tmp_path, monkeypatch):
+    # Batches of 2: while the first is sent, the second is already claimed and checked.
+    monkeypatch.setattr(d, "BATCH", 2)
+    setup(stack, tmp_path, 5)
+    line_stack, engine, _ = stack
+    line_stack.sim.state.set_faults(quota_exhausted=True)
+    result = run(stack)
+    assert result.stopped_for_quota and (result.sent, result.failed, result.cancelled) == (0, 0, 0)
+    with engine.connect() as conn:
+        rows = conn.execute(select(Delivery.status, Delivery.attempts, Delivery.claimed_by)).all()
+    assert sorted(rows) == [("queued", 0, None)] * 5
+
+
+def test_batches_claimed_ahead_send_each_delivery_once(stack, tmp_path, monkeypatch):
+    monkeypatch.setattr(d, "BATCH", 2)
+    setup(stack, tmp_path, 7)
+    line_stack, engine, _ = stack
+    result = run(stack)
+    assert result.sent == 7 and set(statuses(engine).values()) == {"sent"}
+    assert sorted(pushes(line_stack.sim).values()) == [1] * 7
+
+
+def test_a_limit_counts_the_batches_claimed_ahead(stack, tmp_path, monkeypatch):
+    monkeypatch.setattr(d, "BATCH", 2)
+    setup(stack, tmp_path, 7)
+    _line_stack, engine, _ = stack
+    assert run(stack, limit=3).sent == 3
+    assert Counter(statuses(engine).values()) == {"sent": 3, "queued": 4}
+
+
 def test_a_delivery_left_sending_is_resent_with_its_key_or_becomes_unknown_after_23_hours(stack, tmp_path):
     atena, ids = setup(stack, tmp_path, 2)
     line_stack, engine, client = stack
