@@ -144,6 +144,7 @@ def _read_sqlite_columns(raw, table: str, columns: list[str], where: str, params
                 nulls = None if mask is None else np.frombuffer(str(mask).encode("ascii"), dtype=np.uint8) == ord("1")
                 parts[c].append(pc.if_else(pa.array(nulls), pa.scalar(None, pa.large_string()), values)
                                 if nulls is not None and nulls.any() else values)
-    arrays = {c: pa.chunked_array(chunks, pa.large_string()).cast(pa.string()) if chunks else pa.array([], pa.string())
+    # Left as large_string: the storage pandas' str dtype uses itself (a cast would copy twice).
+    arrays = {c: pa.chunked_array(chunks, pa.large_string()) if chunks else pa.array([], pa.large_string())
               for c, chunks in parts.items()}
     return pa.table(arrays).to_pandas()
