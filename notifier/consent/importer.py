@@ -11,6 +11,7 @@ is written in bulk.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,21 @@ class ConsentImportResult:
     rows_quarantined: int = 0                       # rows with at least one problem
     import_id: int | None = None                    # the import history row (ImportRun)
     problems: list[str] = field(default_factory=list)   # "file:line: field: reason", one per problem
+
+
+# An imported event's reference: `<file>:<sha256[:16]>:<line>` (the file's content names it as well as its name).
+_REFERENCE = re.compile(r"^(?P<file>.+):[0-9a-f]{16}:(?P<line>\d+)$")
+
+
+def import_references(file: str, sha256: str, lines: pd.Series) -> pd.Series:
+    """The reference each imported row's events carry (vectorised over the file's line numbers)."""
+    return f"{file}:{sha256[:16]}:" + lines.astype(str)
+
+
+def parse_import_reference(reference: str | None) -> tuple[str, int] | None:
+    """(file, line) of an imported event's reference, or None for any other reference."""
+    found = _REFERENCE.match(reference or "")
+    return (found["file"], int(found["line"])) if found else None
 
 
 def _problem(file: str, line: int, column: str, reason: str) -> str:
@@ -168,7 +184,7 @@ def _import(session: Session, path: Path, *, actor) -> ConsentImportResult:
     new = ~repeated & ~before
     todo = good[new].assign(row_key=keys[new]).sort_values(["occurred_at", "line"], kind="stable")
     # The reference names the row for staff (consent history: 「一括取込（file の N 行目）」).
-    todo["reference"] = f"{name}:{sha256[:16]}:" + todo["line"].astype(str)
+    todo["reference"] = import_references(name, sha256, todo["line"])
     insert_events = _events(session, todo, residents)
 
     quarantined = int(problems["line"].nunique())

@@ -13,6 +13,7 @@ from notifier import audit, clock, db
 from notifier.clock import JST
 from notifier.consent import service as consent
 from notifier.consent import staff
+from notifier.consent.importer import parse_import_reference
 from notifier.contract import CONSENT_CHANNEL_LABELS
 from notifier.line import accounts
 from notifier.web import current_actor, require_roles
@@ -66,7 +67,6 @@ def parse_jst(raw: str) -> datetime | None:
 # References as stored → words: a counter-consent file's row (`<file>:<sha256[:16]>:<line>`, see
 # consent.importer), an unlink's withdrawal (`LINE連携解除 <account>`), LINE's webhook event id (only
 # for tracing; staff see that the resident acted), or what staff typed (受付番号・書類番号).
-IMPORT_REFERENCE = re.compile(r"^(?P<file>.+):[0-9a-f]{16}:(?P<line>\d+)$")
 UNLINK_PREFIX = "LINE連携解除 "
 OWN_ACTION = {"LINE": "本人がLINEのトークで操作", "LIFF": "本人がLINEの同意ページで操作"}
 
@@ -79,9 +79,9 @@ def reference_words(channel: str, reference: str | None) -> str:
         return ""
     if reference.startswith(UNLINK_PREFIX):
         return "誤ったLINE連携の解除にともなう撤回"
-    found = IMPORT_REFERENCE.match(reference)
-    if found:
-        return f"一括取込（{found['file']} の {int(found['line'])} 行目）"
+    imported = parse_import_reference(reference)
+    if imported:
+        return f"一括取込（{imported[0]} の {imported[1]} 行目）"
     return f"受付番号・書類番号：{reference}"
 
 

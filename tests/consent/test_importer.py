@@ -239,3 +239,13 @@ def test_rows_imported_before_0011_are_keyed_from_their_events_and_not_imported_
         s.commit()
         assert (result.skipped_already_imported, result.events_added) == (2, 1)
     app.extensions["db_engine"].dispose()
+
+
+def test_an_imported_events_reference_reads_back_as_its_file_and_line():
+    import pandas as pd
+
+    from notifier.consent.importer import import_references, parse_import_reference
+    refs = import_references("窓口_2026-11:01.csv", "ab" * 32, pd.Series([2, 1041]))
+    assert list(refs) == ["窓口_2026-11:01.csv:abababababababab:2", "窓口_2026-11:01.csv:abababababababab:1041"]
+    assert [parse_import_reference(r) for r in refs] == [("窓口_2026-11:01.csv", 2), ("窓口_2026-11:01.csv", 1041)]
+    assert parse_import_reference("R-2026-0042") is None and parse_import_reference(None) is None
