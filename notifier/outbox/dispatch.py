@@ -78,6 +78,12 @@ class DispatchResult:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def count_cancelled(self, reasons: dict[int, str]) -> None:
+        """Deliveries the send-time check cancelled (delivery id → reason)."""
+        self.cancelled += len(reasons)
+        for r in reasons.values():
+            self.cancel_reasons[r] = self.cancel_reasons.get(r, 0) + 1
+
     def counts(self) -> dict:
         """The numbers a job-run row keeps (運用状況's 件数)."""
         return {"sent": self.sent, "retried": self.retried, "failed": self.failed, "cancelled": self.cancelled,
@@ -350,9 +356,7 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
             if batch is None:
                 break
             claimed += len(batch.ids)
-            result.cancelled += len(batch.cancelled)
-            for r in batch.cancelled.values():
-                result.cancel_reasons[r] = result.cancel_reasons.get(r, 0) + 1
+            result.count_cancelled(batch.cancelled)
             if size() > 0:
                 upcoming = ahead.submit(contextvars.copy_context().run, _prepare, engine, size(), worker)
             outcomes = _send_paced(engine, client, pool, batch.go, rate_per_second)
@@ -371,7 +375,7 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
                     unsent = upcoming.result()
                     if unsent is not None:
                         _release(engine, [int(i) for i in unsent.go["id"]], clock.now())
-                        result.cancelled += len(unsent.cancelled)
+                        result.count_cancelled(unsent.cancelled)
                     upcoming = None
     for f in written:
         f.result()                   # a write that failed fails the run (its rows stay `sending`: recovered later)

@@ -210,6 +210,17 @@ def test_a_quota_stop_puts_the_batch_claimed_ahead_back_in_the_queue_unattempted
     assert sorted(rows) == [("queued", 0, None)] * 5
 
 
+def test_a_quota_stop_still_counts_the_cancellations_of_the_batch_claimed_ahead(stack, tmp_path, monkeypatch):
+    monkeypatch.setattr(d, "BATCH", 2)
+    atena, ids = setup(stack, tmp_path, 5)
+    line_stack, engine, _ = stack
+    withdraw(engine, atena[2])                      # in the second batch (ids in order), checked ahead
+    line_stack.sim.state.set_faults(quota_exhausted=True)
+    result = run(stack)
+    assert result.stopped_for_quota and result.cancelled == 1 and result.cancel_reasons == {"withdrawn": 1}
+    assert Counter(statuses(engine).values()) == {"queued": 4, "cancelled": 1}
+
+
 def test_batches_claimed_ahead_send_each_delivery_once(stack, tmp_path, monkeypatch):
     monkeypatch.setattr(d, "BATCH", 2)
     setup(stack, tmp_path, 7)
