@@ -7,15 +7,18 @@ than D. The same definition in the two forms the service needs: vectorised over 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:                       # the SQL form is used where pandas is never loaded (the dispatcher)
+    import numpy as np
+    import pandas as pd
 
 # The juminhyo fields the definition reads.
 PERIOD_COLUMNS = ["resident_since", "removed_on"]
 
 
 def _timestamp(day: dt.date) -> pd.Timestamp:
+    import pandas as pd
     return pd.Timestamp(day.year, day.month, day.day)
 
 

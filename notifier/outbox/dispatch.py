@@ -34,20 +34,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as time_of_day
+from typing import NamedTuple
 
-import pandas as pd
 from sqlalchemy import DateTime, Integer, String, Text, bindparam, cast, column, select, text, update
 from sqlalchemy import values as values_table
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from notifier import audit, clock
-from notifier.consent.state import person_state
+from notifier.consent.holders import holding
 from notifier.line.errors import LineError
 from notifier.models import SOURCE_TABLES, Delivery, LineAccount, Notice, OutboxAlert
 from notifier.outbox import rate as send_rate
 from notifier.residents import current_condition
-from notifier.vector import isin
 
 log = logging.getLogger(__name__)
 
@@ -181,28 +180,45 @@ def claim(engine: Engine, n: int, now: datetime, worker: str) -> list[int]:
 
 
 # --- 4. the send-time check --------------------------------------------------------------------------
-def _batch(session: Session, ids: list[int]) -> pd.DataFrame:
+class _Row(NamedTuple):
+    """A claimed delivery with its account, as the send-time check and the sender need it."""
+    id: int
+    atena_no: str
+    message: str
+    retry_key: str
+    attempts: int
+    notice_id: int
+    line_user_id: str
+    reachable: bool
+    linked: str | None                   # the account's resident now (None: unlinked since)
+
+
+def _batch(session: Session, ids: list[int]) -> list[_Row]:
     rows = session.execute(
         select(Delivery.id, Delivery.atena_no, Delivery.message, Delivery.retry_key, Delivery.attempts,
                Delivery.notice_id, LineAccount.line_user_id, LineAccount.reachable, LineAccount.atena_no.label("linked"))
-        .join(LineAccount, LineAccount.id == Delivery.line_account_id).where(Delivery.id.in_(ids))).all()
-    return pd.DataFrame(rows, columns=["id", "atena_no", "message", "retry_key", "attempts", "notice_id",
-                                       "line_user_id", "reachable", "linked"])
+        .join(LineAccount, LineAccount.id == Delivery.line_account_id).where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)).all()
+    return [_Row(*r) for r in rows]
 
 
-def send_time_reasons(session: Session, batch: pd.DataFrame, today) -> pd.Series:
-    """Per delivery: None when it may still go, else why not (unfollowed / withdrawn / moved_out)."""
-    atena = batch["atena_no"].unique().tolist()
-    from notifier.consent.service import load_events
-    state = person_state(load_events(session, atena))
-    notify = set(state.index[state["notify"]]) if len(state) else set()
+def send_time_reasons(session: Session, batch: list[_Row], today) -> dict[int, str]:
+    """Delivery id → why it may no longer go (unfollowed / withdrawn / moved_out), for those that may not.
+    (Plain Python over one batch: this process never loads pandas, which would cost each dispatcher's
+    start half a second.)"""
+    atena = sorted({r.atena_no for r in batch})
+    notify = holding(session, atena, "notify")
     jumin = SOURCE_TABLES["juminhyo"]
     current = set(session.scalars(select(jumin.c.atena_no).where(jumin.c.atena_no.in_(atena),
                                                                   current_condition(jumin, today))))
-    reasons = pd.Series([None] * len(batch), index=batch.index, dtype=object)
-    reasons[~isin(batch["atena_no"], current)] = "moved_out"
-    reasons[~isin(batch["atena_no"], notify)] = "withdrawn"
-    reasons[~batch["reachable"].astype(bool) | (batch["linked"] != batch["atena_no"])] = "unfollowed"
+    reasons = {}
+    for r in batch:
+        if not r.reachable or r.linked != r.atena_no:
+            reasons[r.id] = "unfollowed"
+        elif r.atena_no not in notify:
+            reasons[r.id] = "withdrawn"
+        elif r.atena_no not in current:
+            reasons[r.id] = "moved_out"
     return reasons
 
 
@@ -237,10 +253,10 @@ def _send_one(client, row) -> _Outcome:
 _OUTCOME_COLUMNS = ("b_id", "status", "next", "request_id", "sent_at", "err_status", "err_message", "attempts")
 
 
-def _write(engine: Engine, outcomes: list[_Outcome], batch: pd.DataFrame, now: datetime, rng: random.Random,
+def _write(engine: Engine, outcomes: list[_Outcome], batch: list[_Row], now: datetime, rng: random.Random,
            result: DispatchResult) -> None:
-    attempts = dict(zip(batch["id"], batch["attempts"], strict=True))
-    notices = dict(zip(batch["id"], batch["notice_id"], strict=True))
+    attempts = {r.id: r.attempts for r in batch}
+    notices = {r.id: r.notice_id for r in batch}
     params, sent_notices = [], set()
     for o in outcomes:
         values = {"b_id": o.id, "status": o.status, "next": None, "request_id": o.request_id, "sent_at": None,
@@ -288,7 +304,7 @@ def _write(engine: Engine, outcomes: list[_Outcome], batch: pd.DataFrame, now: d
                          .values(first_sent_at=now))
 
 
-def _finish(engine: Engine, outcomes: list[_Outcome], go: pd.DataFrame, untried: list[int], rng: random.Random,
+def _finish(engine: Engine, outcomes: list[_Outcome], go: list[_Row], untried: list[int], rng: random.Random,
             result: DispatchResult) -> None:
     _write(engine, outcomes, go, clock.now(), rng, result)
     _release(engine, untried, clock.now())
@@ -362,7 +378,7 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
             outcomes = _send_paced(engine, client, pool, batch.go, rate_per_second)
             quota = next((o for o in outcomes if o.status == "quota"), None)
             tried = {o.id for o in outcomes}
-            untried = [int(i) for i in batch.go["id"] if int(i) not in tried]
+            untried = [r.id for r in batch.go if r.id not in tried]
             # Outcomes are written in order by one more thread while the next batch goes out.
             written.append(writer.submit(contextvars.copy_context().run, _finish, engine, outcomes, batch.go,
                                          untried, rng, result))
@@ -374,7 +390,7 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
                 if upcoming is not None:
                     unsent = upcoming.result()
                     if unsent is not None:
-                        _release(engine, [int(i) for i in unsent.go["id"]], clock.now())
+                        _release(engine, [r.id for r in unsent.go], clock.now())
                         result.count_cancelled(unsent.cancelled)
                     upcoming = None
     for f in written:
@@ -392,7 +408,7 @@ def dispatch(engine: Engine, client, *, quiet_hours, rate_per_second: float | No
 @dataclass
 class _Batch:
     ids: list[int]                   # claimed
-    go: pd.DataFrame                 # to send (the rest were cancelled at the send-time check)
+    go: list[_Row]                   # to send (the rest were cancelled at the send-time check)
     cancelled: dict[int, str]        # delivery id → reason
 
 
@@ -405,18 +421,17 @@ def _prepare(engine: Engine, n: int, worker: str) -> _Batch | None:
         return None
     with Session(engine) as s:
         batch = _batch(s, ids)
-        reasons = send_time_reasons(s, batch, clock.today_jst())
-    cancel = {int(i): r for i, r in zip(batch["id"], reasons, strict=True) if isinstance(r, str)}
+        cancel = send_time_reasons(s, batch, clock.today_jst())
     if cancel:
         _cancel(engine, cancel, now)
-    go = batch[~reasons.map(lambda r: isinstance(r, str)).to_numpy(dtype=bool)]
+    go = [r for r in batch if r.id not in cancel]
     return _Batch(ids, go, cancel)
 
 
-def _send_paced(engine: Engine, client, pool: ThreadPoolExecutor, go: pd.DataFrame,
+def _send_paced(engine: Engine, client, pool: ThreadPoolExecutor, go: list[_Row],
                 rate_per_second: float | None) -> list[_Outcome]:
     """Send the batch on the shared schedule; stop submitting once LINE says the quota is used up."""
-    rows = list(go.itertuples(index=False))
+    rows = list(go)
     if not rows:
         return []
     limited = not send_rate.unlimited(rate_per_second)

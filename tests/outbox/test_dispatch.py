@@ -277,3 +277,14 @@ def test_quiet_hours_wrap_midnight():
     assert not d.in_quiet_hours(QUIET, datetime(2026, 7, 1, 9, 0))
     assert d.in_quiet_hours((time(12, 0), time(13, 0)), datetime(2026, 7, 1, 12, 30))
     assert not d.in_quiet_hours(None, datetime(2026, 7, 1, 23, 0))
+
+
+def test_the_dispatcher_starts_without_pandas():
+    # Each dispatcher process pays its imports before its first push: pandas would add half a second.
+    import subprocess
+    import sys
+    code = ("import sys, notifier.outbox.dispatch, notifier.outbox.cli, notifier.line.client; "
+            "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
