@@ -9,10 +9,11 @@ each column as one string that Arrow splits.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 
 import pandas as pd
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from notifier import bulk
 from notifier.contract import SOURCES
@@ -36,9 +37,15 @@ def _adbc_connect(engine: Engine):
         return None
 
 
+def numbered_placeholders(where: str) -> str:
+    """`?` placeholders as ADBC's PostgreSQL driver wants them: $1, $2, … in order."""
+    count = iter(range(1, where.count("?") + 1))
+    return re.sub(r"\?", lambda _m: f"${next(count)}", where)
+
+
 def _fetch_adbc(adbc_conn, table: str, columns: list[str], where: str, params: tuple) -> pd.DataFrame | None:
     """The columns as Arrow arrays through ADBC, or None when ADBC cannot read this table."""
-    sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {where}".replace("?", "$1") if where else "")
+    sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {numbered_placeholders(where)}" if where else "")
     try:
         with adbc_conn.cursor() as cur:
             cur.execute(sql, params or None)
@@ -49,15 +56,14 @@ def _fetch_adbc(adbc_conn, table: str, columns: list[str], where: str, params: t
     return arrow.to_pandas(date_as_object=False)
 
 
-def _fetch(engine: Engine, table: str, columns: list[str], where: str = "", params: tuple = (),
-           nullable: set[str] | None = None, adbc_conn=None) -> pd.DataFrame:
+def _fetch(conn: Connection, adbc_conn, table: str, columns: list[str], where: str, params: tuple,
+           nullable: set[str]) -> pd.DataFrame:
     """`where`: an SQL condition on the table's columns (with `?` placeholders, `params`);
-    `nullable`: the columns that may hold NULL (default: all); `adbc_conn`: read through it."""
+    `nullable`: the columns that may hold NULL. Through `adbc_conn` when there is one, else `conn`."""
     fast = _fetch_adbc(adbc_conn, table, columns, where, params) if adbc_conn is not None else None
     if fast is not None:
         return fast
-    with engine.connect() as conn:
-        return bulk.read_frame(conn, table, columns, where=where, params=params, nullable=nullable)
+    return bulk.read_frame(conn, table, columns, where=where, params=params, nullable=nullable)
 
 
 def _arrow_text(values: pd.Series):
@@ -92,8 +98,7 @@ def _integers(values: pd.Series, width: str) -> pd.Series:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass                            # a value that is not a plain integer: pandas coerces it
         else:
-            return pd.Series(pd.array(ints.to_pandas(types_mapper=lambda _t: pd.api.types.pandas_dtype(nullable))),
-                             index=values.index)
+            return ints.to_pandas(types_mapper=lambda _t: pd.api.types.pandas_dtype(nullable)).set_axis(values.index)
     return pd.to_numeric(values, errors="coerce").astype(nullable)
 
 
@@ -105,8 +110,8 @@ def load_source(engine: Engine, name: str, columns: list[str] | None = None, *,
                         since={name: since} if since else None)[name]
 
 
-def _load(engine: Engine, name: str, columns: list[str] | None, since: tuple[str, date] | None,
-          adbc_conn) -> pd.DataFrame:
+def _load(conn: Connection, adbc_conn, name: str, columns: list[str] | None,
+          since: tuple[str, date] | None) -> pd.DataFrame:
     source = SOURCES[name]
     wanted = columns or [c for c in source_columns(source) if c != "import_id"]
     where, params = "", ()
@@ -114,9 +119,9 @@ def _load(engine: Engine, name: str, columns: list[str] | None, since: tuple[str
         column, day = since
         if column not in {c.field for c in source.columns}:
             raise ValueError(f"{name} has no column {column}")
-        where, params = f"{column} >= ?", (day.isoformat() if engine.dialect.name == "sqlite" else day,)
+        where, params = f"{column} >= ?", (day.isoformat() if conn.dialect.name == "sqlite" else day,)
     table = SOURCE_TABLES[name]
-    frame = _fetch(engine, table.name, wanted, where, params, {c.name for c in table.columns if c.nullable}, adbc_conn)
+    frame = _fetch(conn, adbc_conn, table.name, wanted, where, params, {c.name for c in table.columns if c.nullable})
     kinds = {c.field: c.kind for c in source.columns}
     for col in wanted:
         kind = kinds.get(col)
@@ -142,13 +147,15 @@ def _load(engine: Engine, name: str, columns: list[str] | None, since: tuple[str
 
 def load_sources(engine: Engine, names: list[str] | None = None, *, columns: dict[str, list[str]] | None = None,
                  since: dict[str, tuple[str, date] | None] | None = None) -> dict[str, pd.DataFrame]:
-    """Several sources (default: all) as typed frames, over one connection; `columns` and `since` per
-    source as in `load_source` (a source not named there: every column, every row)."""
+    """Several sources (default: all) as typed frames, over one connection (ADBC's when it can
+    connect); `columns` and `since` per source as in `load_source` (a source not named there: every
+    column, every row)."""
     columns, since = columns or {}, since or {}
     adbc_conn = _adbc_connect(engine)
     try:
-        return {name: _load(engine, name, columns.get(name), since.get(name), adbc_conn)
-                for name in (names or list(SOURCES))}
+        with engine.connect() as conn:
+            return {name: _load(conn, adbc_conn, name, columns.get(name), since.get(name))
+                    for name in (names or list(SOURCES))}
     finally:
         if adbc_conn is not None:
             adbc_conn.close()

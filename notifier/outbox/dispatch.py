@@ -431,7 +431,7 @@ def _prepare(engine: Engine, n: int, worker: str) -> _Batch | None:
 def _send_paced(engine: Engine, client, pool: ThreadPoolExecutor, go: list[_Row],
                 rate_per_second: float | None) -> list[_Outcome]:
     """Send the batch on the shared schedule; stop submitting once LINE says the quota is used up."""
-    rows = list(go)
+    rows = go
     if not rows:
         return []
     limited = not send_rate.unlimited(rate_per_second)

@@ -48,3 +48,10 @@ def test_a_since_window_on_a_column_the_source_does_not_have_is_refused(app):
     import pytest
     with pytest.raises(ValueError, match="no column"):
         load_source(app.extensions["db_engine"], "kaigo_service", since=("start_on", AS_OF))
+
+
+def test_adbc_placeholders_are_numbered_in_order():
+    from notifier.ingest.load import numbered_placeholders
+    assert numbered_placeholders("service_month >= ?") == "service_month >= $1"
+    assert numbered_placeholders("a >= ? AND b < ? AND c = ?") == "a >= $1 AND b < $2 AND c = $3"
+    assert numbered_placeholders("") == ""
